@@ -1,0 +1,54 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Masked is what a secret setting shows in String(), `validate` and logs.
+const Masked = "******"
+
+// String writes the effective configuration, one "key = value" line per setting,
+// with every secret masked. It is safe to log.
+func (c *Config) String() string {
+	var b strings.Builder
+	for _, s := range settings {
+		name := s.key
+		if name == "" {
+			name = s.flag
+		}
+		fmt.Fprintf(&b, "%-22s = %s\n", name, displayValue(s, c))
+	}
+	return b.String()
+}
+
+func displayValue(s setting, c *Config) string {
+	v := s.bind(c).String()
+	switch {
+	case s.secret && v != "":
+		return Masked
+	case v == "":
+		return "(unset)"
+	}
+	return v
+}
+
+// Secrets returns the secret values that are set, for redacting them wherever
+// text from the outside is logged.
+func (c *Config) Secrets() []string {
+	var out []string
+	for _, s := range settings {
+		if !s.secret {
+			continue
+		}
+		if v := s.bind(c).String(); v != "" {
+			out = append(out, v)
+		}
+	}
+	if tokens, err := ParseGitTokens(c.Git.Tokens); err == nil {
+		for _, t := range tokens {
+			out = append(out, t)
+		}
+	}
+	return out
+}
