@@ -1,0 +1,40 @@
+// Command build builds the offline demo sandbox image (the fake claude CLI on
+// busybox) into the local Docker engine: `go run ./images/demo/build [-tag REF]`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/claudette-dev/claudette-runner/images/demo"
+	"github.com/moby/moby/client"
+)
+
+func main() {
+	tag := flag.String("tag", demo.DefaultTag, "image reference to tag the demo image with")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *tag); err != nil {
+		fmt.Fprintln(os.Stderr, "demo image:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, tag string) error {
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	id, err := demo.Build(ctx, cli, tag)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s %s\n", tag, id)
+	return nil
+}

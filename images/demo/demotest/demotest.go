@@ -1,0 +1,140 @@
+// Package demotest gives other packages' tests the demo sandbox image and the
+// fake claude binary, built once per test binary and removed when it ends.
+//
+//	func TestMain(m *testing.M) { demotest.Main(m) }
+//
+//	img := demotest.Image(t)        // image tag unique to this test binary
+//	bin := demotest.AgentBinary(t)  // local path of the fake claude CLI
+//
+// It owns only the tags and temporary files it creates; images carry the
+// label dev.claudette.test=true.
+package demotest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/images/demo"
+	"github.com/moby/moby/client"
+)
+
+// TestLabel marks every image built for tests.
+const TestLabel = "dev.claudette.test"
+
+// Repository is the repository of test image tags.
+const Repository = "claudette-test/agent"
+
+var (
+	imageOnce sync.Once
+	imageTag  string
+	imageErr  error
+	imageMade bool
+
+	binOnce sync.Once
+	binPath string
+	binDir  string
+	binErr  error
+)
+
+// Main runs the tests, then removes this test binary's image tag (the image
+// goes with its last tag) and the compiled agent, and exits.
+func Main(m *testing.M) {
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// Image returns a tag of the demo image unique to this test binary
+// (claudette-test/agent:<package>-<hash>), building or re-tagging it on the
+// first call. Use with Main, which removes the tag.
+func Image(tb testing.TB) string {
+	tb.Helper()
+	imageOnce.Do(func() { imageTag, imageErr = buildImage() })
+	if imageErr != nil {
+		tb.Fatalf("demo image: %v", imageErr)
+	}
+	return imageTag
+}
+
+// AgentBinary returns the path of the fake claude CLI compiled for the host,
+// for tests that run it as a local process. Use with Main, which removes it.
+func AgentBinary(tb testing.TB) string {
+	tb.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "claudette-agent-")
+		if binErr != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		binPath = filepath.Join(binDir, "claude")
+		binErr = demo.CompileAgent(ctx, binPath)
+	})
+	if binErr != nil {
+		tb.Fatalf("demo agent: %v", binErr)
+	}
+	return binPath
+}
+
+func buildImage() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	hash, err := demo.Hash()
+	if err != nil {
+		return "", err
+	}
+	tag := fmt.Sprintf("%s:%s-%s", Repository, binaryName(), hash[:12])
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	imageMade = true
+	if _, err := demo.BuildImage(ctx, cli, tag, demo.Options{Labels: map[string]string{TestLabel: "true"}}); err != nil {
+		return "", err
+	}
+	return tag, nil
+}
+
+var unsafeTag = regexp.MustCompile(`[^a-z0-9_.-]+`)
+
+// binaryName is the test binary's package name, e.g. "sandbox" for sandbox.test.
+func binaryName() string {
+	name := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	name = unsafeTag.ReplaceAllString(strings.ToLower(name), "-")
+	name = strings.Trim(name, "-.")
+	if name == "" {
+		name = "test"
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	return name
+}
+
+func cleanup() {
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	if !imageMade {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "demotest: docker client: %v\n", err)
+		return
+	}
+	defer cli.Close()
+	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+		fmt.Fprintf(os.Stderr, "demotest: remove image %s: %v\n", imageTag, err)
+	}
+}
