@@ -1,0 +1,62 @@
+package modules
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/claudette-dev/claudette-runner/modules/config"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(config.Sources{LookupEnv: func(string) (string, bool) { return "", false }, Overrides: map[string]string{
+		"dataDir":         filepath.Join(t.TempDir(), "data"),
+		"workspaceDir":    filepath.Join(t.TempDir(), "ws"),
+		"listen":          "127.0.0.1:0",
+		"runnerToken":     "tok",
+		"electricUrl":     "http://127.0.0.1:1",
+		"orchestratorUrl": "http://127.0.0.1:1/rpc",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Validate(); len(p) > 0 {
+		t.Fatal(p)
+	}
+	return cfg
+}
+
+func TestGraphIsValid(t *testing.T) {
+	if err := fx.ValidateApp(Graph(testConfig(t), zap.NewNop())); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAppStartStop(t *testing.T) {
+	cfg := testConfig(t)
+	app, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := app.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			_ = app.Stop(ctx)
+		}
+	})
+	if err := app.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stopped = true
+	if _, err := http.Get("http://" + cfg.Listen + "/healthz"); err == nil && cfg.Listen != "127.0.0.1:0" {
+		t.Fatal("health endpoint still answers after Stop")
+	}
+}
