@@ -1,0 +1,19 @@
+// Package reporter delivers the runner's outbound JSON-RPC traffic to the
+// orchestrator (CONTRACT.md section 3): responses to inbound requests,
+// conversation.event and conversation.state notifications, and
+// runner.heartbeat.
+//
+// Every item is stored durably in an outbox ({dataDir}/outbox.db, bbolt)
+// before Send returns; a single sender drains the outbox in order, in batches
+// bounded by items and bytes, and POSTs each batch as a JSON array. A 2xx
+// removes the batch; 408, 429, 5xx and network errors are retried with
+// full-jitter backoff, in order; 401 and 403 keep the data, mark the
+// "orchestrator" readiness component not ready and retry slowly; any other
+// 4xx moves the batch to a file in {dataDir}/deadletter and delivery goes on.
+// Producers wait (backpressure) while the outbox is over its size bound.
+//
+// The package owns the outbox file, the dead-letter directory and the HTTP
+// conversation with the orchestrator. It must not decide what is sent: the
+// conversation layer and the intake build the items (Event, State, Response)
+// and choose their seq; the reporter only stores, orders and delivers them.
+package reporter
