@@ -1,0 +1,19 @@
+// Package sandbox runs one hardened, resource-limited Docker container per
+// workspace on the real engine: it builds the container from a Spec (image,
+// command, env, the checkout at /workspace, extra binds, limits and
+// hardening from the configuration, the contract labels), writes the prompt
+// to stdin, streams stdout as capped lines with a bounded stderr tail,
+// enforces the turn timeout and the output limit, stops with SIGTERM, a
+// grace period and SIGKILL, removes the container, and says honestly why
+// the run ended. At start it probes what the engine can enforce (and refuses
+// to start when it cannot), checks the runtime, and reconciles the
+// containers a previous process left; Attach follows one of them again from
+// a given line. It also prepares and removes the host directories the agent
+// writes to (PrepareDir, RemoveTree).
+//
+// It owns the containers labelled with its runner id and nothing else: it
+// must not touch git checkouts' content, conversations, the orchestrator or
+// containers of other runners, and never mounts the Docker socket or any
+// host path it was not given. Which image may run and its pulling belong to
+// package images. All network decisions live in network.go.
+package sandbox

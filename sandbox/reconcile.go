@@ -1,0 +1,137 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+)
+
+// Leftover is a container of this runner found running at start: a turn
+// that outlived the previous runner process. Attach follows it again;
+// RemoveWorkspace removes it.
+type Leftover struct {
+	ContainerID string
+	Name        string
+	WorkspaceID string
+	MessageID   string
+	Labels      map[string]string
+	State       string
+	Created     time.Time
+}
+
+// Leftovers returns the containers of this runner that were running at start
+// and are not followed or removed since.
+func (m *Manager) Leftovers() []Leftover {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Leftover(nil), m.leftovers...)
+}
+
+// list returns this runner's containers, all states, optionally of one workspace.
+func (m *Manager) list(ctx context.Context, workspaceID string) ([]container.Summary, error) {
+	f := client.Filters{}.Add("label", LabelManaged+"=true", LabelRunnerID+"="+m.cfg.RunnerID)
+	if workspaceID != "" {
+		f = f.Add("label", LabelWorkspaceID+"="+workspaceID)
+	}
+	res, err := m.docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list sandbox containers: %w", err)
+	}
+	return res.Items, nil
+}
+
+// reconcile finds the containers a previous run of this runner left: live
+// ones become Leftovers, the others are removed.
+func (m *Manager) reconcile(ctx context.Context) error {
+	items, err := m.list(ctx, "")
+	if err != nil {
+		return err
+	}
+	var left []Leftover
+	var errs []error
+	for _, c := range items {
+		live := c.State == container.StateRunning || c.State == container.StatePaused || c.State == container.StateRestarting
+		switch {
+		case live && c.Labels[LabelWorkspaceID] != "":
+			l := Leftover{ContainerID: c.ID, WorkspaceID: c.Labels[LabelWorkspaceID], MessageID: c.Labels[LabelMessageID],
+				Labels: c.Labels, State: string(c.State), Created: time.Unix(c.Created, 0)}
+			if len(c.Names) > 0 {
+				l.Name = c.Names[0]
+			}
+			left = append(left, l)
+			m.log.Info("sandbox left running by a previous run", zap.String("workspace_id", l.WorkspaceID),
+				zap.String("message_id", l.MessageID), zap.String("container_id", c.ID), zap.String("state", l.State))
+		default:
+			m.log.Info("removing dead sandbox container", zap.String("workspace_id", c.Labels[LabelWorkspaceID]),
+				zap.String("container_id", c.ID), zap.String("state", string(c.State)))
+			if err := m.remove(ctx, c.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	m.mu.Lock()
+	m.leftovers = left
+	m.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (m *Manager) remove(ctx context.Context, id string) error {
+	_, err := m.docker.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove sandbox container %s: %w", shortID(id), err)
+	}
+	return nil
+}
+
+func (m *Manager) dropLeftover(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := m.leftovers[:0]
+	for _, l := range m.leftovers {
+		if l.ContainerID != id {
+			out = append(out, l)
+		}
+	}
+	m.leftovers = out
+}
+
+// RemoveWorkspace stops and removes the workspace's container, if any: a run
+// this manager follows is cancelled (SIGTERM, grace, SIGKILL) and waited
+// for, bounded by ctx; any other container of the workspace is removed.
+func (m *Manager) RemoveWorkspace(ctx context.Context, workspaceID string) error {
+	m.mu.Lock()
+	r := m.live[workspaceID]
+	m.mu.Unlock()
+	if r != nil {
+		r.Cancel("workspace removed")
+		// Nobody may be reading the lines any more: drain them so the run can end.
+		go func() {
+			for range r.Lines() {
+			}
+		}()
+		select {
+		case <-r.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("remove workspace %s sandbox: %w", workspaceID, ctx.Err())
+		}
+	}
+	items, err := m.list(ctx, workspaceID)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range items {
+		m.log.Info("removing workspace sandbox", zap.String("workspace_id", workspaceID), zap.String("container_id", c.ID))
+		if err := m.remove(ctx, c.ID); err != nil {
+			errs = append(errs, err)
+		}
+		m.dropLeftover(c.ID)
+	}
+	return errors.Join(errs...)
+}
