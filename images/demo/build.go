@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -73,7 +74,27 @@ func BuildImage(ctx context.Context, cli *client.Client, ref string, opts Option
 	return id, nil
 }
 
-// findImage returns the newest image carrying all labels, or "".
+// labelNamespace prefixes the labels this project puts on images.
+const labelNamespace = "dev.claudette."
+
+// sameOwnLabels reports whether have carries exactly the project's labels in
+// want: a test image is never reused as the demo image, nor the reverse.
+func sameOwnLabels(have, want map[string]string) bool {
+	for k, v := range have {
+		if strings.HasPrefix(k, labelNamespace) && want[k] != v {
+			return false
+		}
+	}
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// findImage returns the newest image carrying exactly the project labels
+// given (see sameOwnLabels), or "".
 func findImage(ctx context.Context, cli *client.Client, labels map[string]string) (string, error) {
 	filters := client.Filters{}
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
@@ -86,6 +107,9 @@ func findImage(ctx context.Context, cli *client.Client, labels map[string]string
 	var id string
 	var created int64
 	for _, img := range res.Items {
+		if !sameOwnLabels(img.Labels, labels) {
+			continue
+		}
 		if id == "" || img.Created > created {
 			id, created = img.ID, img.Created
 		}
