@@ -6,10 +6,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/images"
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/handler"
 	"github.com/claudette-dev/claudette-runner/modules/health"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
 	"github.com/claudette-dev/claudette-runner/modules/version"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/reporter"
+	"github.com/claudette-dev/claudette-runner/sandbox"
+	"github.com/claudette-dev/claudette-runner/sync"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
@@ -17,12 +24,22 @@ import (
 // startTimeout bounds Start: engine probes and opening state files, never a turn.
 const startTimeout = 2 * time.Minute
 
-// Graph is the runner's whole fx graph for cfg, logging to log.
+// Graph is the runner's whole fx graph for cfg, logging to log. Modules are
+// listed in the order of the flow's dependencies, so components start in this
+// order (the intake last, once turns can run) and stop in reverse (the intake
+// first, the reporter after every producer, so their last answers are flushed).
 func Graph(cfg *config.Config, log *zap.Logger) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg, log),
 		fx.WithLogger(logging.FxLogger),
 		health.Module,
+		images.Module,
+		sandbox.Module,
+		workspace.Module,
+		reporter.Module,
+		conversation.Module,
+		handler.Module,
+		sync.Module,
 	)
 }
 

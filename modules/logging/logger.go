@@ -24,19 +24,30 @@ type Logger struct {
 	files []*lumberjack.Logger
 }
 
+// Option changes how New builds the logger.
+type Option func(*options)
+
+type options struct{ console zapcore.Level }
+
+// ConsoleLevel sets the lowest level printed on stderr (the files are unchanged).
+func ConsoleLevel(l zapcore.Level) Option { return func(o *options) { o.console = l } }
+
 // New builds the logger for cfg. Close flushes and closes the files.
-func New(cfg *config.Config) (*Logger, error) {
+func New(cfg *config.Config, opts ...Option) (*Logger, error) {
+	o := options{console: zapcore.InfoLevel}
+	if cfg.Debug {
+		o.console = zapcore.DebugLevel
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	dir := Dir(cfg.DataDir)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("create log dir %s: %w", dir, err)
 	}
-	consoleLevel := zapcore.InfoLevel
-	if cfg.Debug {
-		consoleLevel = zapcore.DebugLevel
-	}
 	l := &Logger{}
 	cores := []zapcore.Core{
-		zapcore.NewCore(consoleEncoder(os.Stderr), zapcore.Lock(os.Stderr), consoleLevel),
+		zapcore.NewCore(consoleEncoder(os.Stderr), zapcore.Lock(os.Stderr), o.console),
 		l.fileCore(cfg, filepath.Join(dir, "combined.log"), zapcore.InfoLevel),
 		l.fileCore(cfg, filepath.Join(dir, "error.log"), zapcore.ErrorLevel),
 	}

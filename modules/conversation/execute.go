@@ -1,0 +1,208 @@
+package conversation
+
+import (
+	"context"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/reporter"
+	"github.com/claudette-dev/claudette-runner/sandbox"
+	"github.com/containerd/errdefs"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+)
+
+// execute runs one turn to its end and answers it. It owns the workspace slot.
+func (m *Manager) execute(t *turnState) {
+	defer m.release(t)
+	started := time.Now()
+	out := m.runTurn(t)
+	out.durationMs = time.Since(started).Milliseconds()
+	m.finish(t, out)
+}
+
+// release frees the turn's workspace and slot, and starts what waits.
+func (m *Manager) release(t *turnState) {
+	m.mu.Lock()
+	ws := t.rec.Turn.WorkspaceID
+	if m.active[ws] == t {
+		delete(m.active, ws)
+	}
+	delete(m.byMsg, t.rec.Turn.MessageID)
+	m.mu.Unlock()
+	close(t.done)
+	m.wg.Done()
+	m.pump()
+}
+
+// runTurn prepares the checkout, starts the agent in the sandbox and follows it.
+func (m *Manager) runTurn(t *turnState) outcome {
+	turn := t.rec.Turn
+	out := outcome{conversationID: turn.ConversationID, tracker: &streamTracker{}}
+	ctx, cancel := context.WithCancel(m.ctx)
+	defer cancel()
+	t.setCancel(cancel)
+	m.emitState(t, rpc.StatePreparing, m.nextSeq(t, rpc.StatePreparing))
+
+	unlock, err := m.ws.Lock(ctx, turn.WorkspaceID)
+	if err != nil {
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeCheckoutFailed, "checkout failed: %v", err))
+	}
+	defer unlock()
+	co, err := m.prepare(ctx, turn)
+	if err != nil {
+		if errdefs.IsInvalidArgument(err) {
+			return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeInvalidParams, "invalid params: %v", err))
+		}
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeCheckoutFailed, "checkout failed: %v", err))
+	}
+	for _, dir := range []string{co.Dir, co.AgentStateDir} {
+		if err := m.sb.PrepareDir(dir); err != nil {
+			return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: prepare %s: %v", dir, err))
+		}
+	}
+	sess, err := m.sessionFor(turn)
+	if err != nil {
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeAgentFailed, "session store: %v", err))
+	}
+	run, err := m.sb.Run(ctx, sandbox.Spec{
+		WorkspaceID: turn.WorkspaceID,
+		MessageID:   turn.MessageID,
+		Cmd:         claudeArgs(sess, turn.Options),
+		Env:         agentEnv(m.model),
+		Checkout:    co.Dir,
+		Mounts:      []sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}},
+		Stdin:       []byte(turn.Prompt),
+		Timeout:     m.turnTimeout(turn.Options),
+		Labels:      map[string]string{"dev.claudette.conversation-id": turn.ConversationID},
+	})
+	if err != nil {
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
+	}
+	t.setRun(run)
+
+	t.rec.State, t.rec.ContainerID, t.rec.Checkout = rpc.StateRunning, run.ContainerID(), co.Dir
+	t.rec.SessionID, t.rec.Resume, t.rec.StartedAt = sess.ID, sess.Resume, time.Now().UTC()
+	m.emitState(t, rpc.StateRunning, m.nextSeq(t, rpc.StateRunning))
+	m.log.Info("turn running", zap.String("message_id", turn.MessageID), zap.String("workspace_id", turn.WorkspaceID),
+		zap.String("session_id", sess.ID), zap.Bool("resume", sess.Resume), zap.String("container_id", run.ContainerID()))
+	return m.follow(t, run)
+}
+
+// follow relays the agent's output until it ends and returns how it ended.
+func (m *Manager) follow(t *turnState, run *sandbox.Run) outcome {
+	tracker := &streamTracker{sessionID: t.rec.SessionID, lines: t.rec.Lines}
+	m.relay(t, run, tracker)
+	status := run.Wait(m.ctx)
+	return outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()}
+}
+
+func (m *Manager) prepare(ctx context.Context, turn Turn) (workspace.Checkout, error) {
+	if turn.LocalPath != "" {
+		return m.ws.PrepareLocal(ctx, turn.WorkspaceID, turn.LocalPath, turn.Repository.Ref)
+	}
+	return m.ws.Prepare(ctx, turn.WorkspaceID, turn.Repository)
+}
+
+// stoppedOr is the outcome of a turn that ended before its agent ran: a stop
+// the runner asked for wins over the error it caused.
+func (m *Manager) stoppedOr(t *turnState, out outcome, err *rpc.Error) outcome {
+	switch t.stopCause() {
+	case causeCancelled:
+		out.err = rpc.Errorf(rpc.CodeCancelled, "turn cancelled before the agent started")
+	case causeShutdown:
+		out.err = rpc.Errorf(rpc.CodeShuttingDown, "runner shutting down: the turn was stopped before the agent started")
+	default:
+		out.err = err
+	}
+	return out
+}
+
+// sessionFor chooses the Claude session of a turn: the conversation's, resumed,
+// once the CLI has announced it; otherwise a new id the runner picks.
+func (m *Manager) sessionFor(turn Turn) (session, error) {
+	rec, found, err := m.store.session(turn.WorkspaceID, turn.ConversationID)
+	if err != nil {
+		return session{}, err
+	}
+	if found && rec.Established {
+		return session{ID: rec.SessionID, Resume: true}, nil
+	}
+	if found && rec.SessionID != "" {
+		return session{ID: rec.SessionID}, nil
+	}
+	id := uuid.NewString()
+	return session{ID: id}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, sessionRecord{SessionID: id})
+}
+
+func (m *Manager) turnTimeout(o Options) time.Duration {
+	d := m.cfg.TurnTimeout
+	if o.TimeoutSeconds > 0 {
+		if per := time.Duration(o.TimeoutSeconds) * time.Second; per < d {
+			d = per
+		}
+	}
+	return d
+}
+
+// finish answers a turn: the finished state and the response in one durable
+// send, then forgets the turn and remembers the session.
+func (m *Manager) finish(t *turnState, out outcome) {
+	turn := t.rec.Turn
+	resp := out.response(turn.RequestID)
+	seq := m.nextSeq(t, rpc.StateFinished)
+	err := m.sink.Send(m.ctx,
+		reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID, Seq: seq, State: rpc.StateFinished}),
+		reporter.Response(resp))
+	if err != nil {
+		m.log.Error("cannot deliver the turn's answer; it stays recorded", zap.String("message_id", turn.MessageID), zap.Error(err))
+		return
+	}
+	if err := m.store.deleteTurn(turn.MessageID); err != nil {
+		m.log.Warn("cannot forget finished turn", zap.String("message_id", turn.MessageID), zap.Error(err))
+	}
+	if out.tracker.sessionID != "" && (out.tracker.sawInit || out.tracker.result != nil) {
+		rec, _, _ := m.store.session(turn.WorkspaceID, turn.ConversationID)
+		rec.SessionID, rec.Established = out.tracker.sessionID, true
+		rec.Turns++
+		if err := m.store.putSession(turn.WorkspaceID, turn.ConversationID, rec); err != nil {
+			m.log.Warn("cannot record session", zap.String("conversation_id", turn.ConversationID), zap.Error(err))
+		}
+	}
+	status, code := "completed", 0
+	if resp.Error != nil {
+		status, code = "error", resp.Error.Code
+	} else if r, ok := resp.Result.(Result); ok {
+		status = r.Status
+	}
+	m.metrics.finished(status, time.Duration(out.durationMs)*time.Millisecond)
+	m.log.Info("turn finished", zap.String("message_id", turn.MessageID), zap.String("workspace_id", turn.WorkspaceID),
+		zap.String("status", status), zap.Int("error_code", code), zap.Int("exit_code", out.status.ExitCode),
+		zap.String("reason", out.status.Reason), zap.Int64("lines", out.tracker.lines))
+}
+
+// answer ends a turn that never ran: the finished state and an error response.
+func (m *Manager) answer(t *turnState, rerr *rpc.Error) {
+	m.finish(t, outcome{conversationID: t.rec.Turn.ConversationID, tracker: &streamTracker{}, err: rerr})
+}
+
+// nextSeq reserves the next seq durably before it is sent, so that a restart
+// never hands the same seq to a different item.
+func (m *Manager) nextSeq(t *turnState, state string) int64 {
+	t.rec.Seq++
+	t.rec.State = state
+	if err := m.store.putTurn(t.rec); err != nil {
+		m.log.Warn("cannot record turn progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
+	}
+	return t.rec.Seq
+}
+
+func (m *Manager) emitState(t *turnState, state string, seq int64) {
+	turn := t.rec.Turn
+	err := m.sink.Send(m.ctx, reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
+		ConversationID: turn.ConversationID, Seq: seq, State: state}))
+	if err != nil {
+		m.log.Error("cannot deliver turn state", zap.String("message_id", turn.MessageID), zap.String("state", state), zap.Error(err))
+	}
+}

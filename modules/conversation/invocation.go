@@ -1,0 +1,84 @@
+package conversation
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Paths inside the sandbox.
+const (
+	// AgentStateMount is where the workspace's persistent agent-state dir is
+	// mounted; CLAUDE_CONFIG_DIR points at it so --resume works across turns.
+	AgentStateMount = "/claude-state"
+	agentHome       = "/tmp/home"
+)
+
+// session says how a turn addresses its Claude session.
+type session struct {
+	ID     string
+	Resume bool // --resume ID (a later turn) instead of --session-id ID (the first)
+}
+
+// claudeArgs builds the CLI's command line. Every value uses the --flag=value
+// form and was validated, so nothing from a message can become a flag. The
+// prompt is not here: it goes on stdin.
+func claudeArgs(s session, o Options) []string {
+	args := []string{"claude", "-p", "--output-format", "stream-json", "--verbose"}
+	if s.Resume {
+		args = append(args, "--resume="+s.ID)
+	} else {
+		args = append(args, "--session-id="+s.ID)
+	}
+	mode := o.PermissionMode
+	if mode == "" {
+		mode = DefaultPermissionMode
+	}
+	args = append(args, "--permission-mode="+mode)
+	if o.Model != "" {
+		args = append(args, "--model="+o.Model)
+	}
+	if len(o.AllowedTools) > 0 {
+		args = append(args, "--allowedTools="+strings.Join(o.AllowedTools, ","))
+	}
+	if len(o.DisallowedTools) > 0 {
+		args = append(args, "--disallowedTools="+strings.Join(o.DisallowedTools, ","))
+	}
+	if o.MaxTurns > 0 {
+		args = append(args, "--max-turns="+strconv.Itoa(o.MaxTurns))
+	}
+	if o.AppendSystemPrompt != "" {
+		args = append(args, "--append-system-prompt="+o.AppendSystemPrompt)
+	}
+	return args
+}
+
+// agentEnv is the sandbox environment of the CLI: its state dir, the switches
+// that stop non-essential traffic, and the model endpoint and credential. Never
+// the runner's own token.
+func agentEnv(model modelAccess) []string {
+	env := []string{
+		"CLAUDE_CONFIG_DIR=" + AgentStateMount,
+		"HOME=" + agentHome,
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_TELEMETRY=1",
+		"DISABLE_ERROR_REPORTING=1",
+		"DISABLE_AUTOUPDATER=1",
+	}
+	if model.BaseURL != "" {
+		env = append(env, "ANTHROPIC_BASE_URL="+model.BaseURL)
+	}
+	if model.APIKey != "" {
+		env = append(env, "ANTHROPIC_API_KEY="+model.APIKey)
+	}
+	if model.AuthToken != "" {
+		env = append(env, "ANTHROPIC_AUTH_TOKEN="+model.AuthToken)
+	}
+	return env
+}
+
+// modelAccess is how the agent reaches the model API for one turn.
+type modelAccess struct {
+	BaseURL   string
+	APIKey    string
+	AuthToken string
+}

@@ -1,0 +1,25 @@
+package conversation
+
+import (
+	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/reporter"
+	"github.com/claudette-dev/claudette-runner/sandbox"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+)
+
+// Module provides the turn manager, fed by the handler and reporting through
+// the reporter, and sets the reporter's heartbeat figures.
+var Module = fx.Module("conversation",
+	fx.Decorate(func(l *zap.Logger) *zap.Logger { return l.Named("conversation") }),
+	fx.Provide(func(cfg *config.Config, log *zap.Logger, reg prometheus.Registerer, rep *reporter.Reporter,
+		sb *sandbox.Manager, ws *workspace.Manager) (*Manager, error) {
+		return New(Params{Config: cfg, Logger: log, Registerer: reg, Sink: rep, Sandboxes: sb, Workspaces: ws})
+	}),
+	fx.Invoke(func(lc fx.Lifecycle, m *Manager, rep *reporter.Reporter) {
+		rep.SetStatus(m.Status)
+		lc.Append(fx.StartStopHook(m.Start, m.Stop))
+	}),
+)

@@ -1,0 +1,140 @@
+package handler
+
+import (
+	"context"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/sync"
+	"go.uber.org/zap"
+)
+
+// turns is what the handler needs of the conversation manager.
+type turns interface {
+	Submit(ctx context.Context, t conversation.Turn)
+	Cancel(workspaceID, conversationID string) bool
+	Withdraw(messageID string) bool
+	DeleteWorkspace(ctx context.Context, workspaceID string) error
+	Status() rpc.RunnerStatus
+}
+
+// deleteTimeout bounds a workspace.delete: stopping its turn and removing its files.
+const deleteTimeout = 5 * time.Minute
+
+// Handler dispatches accepted messages to their method.
+type Handler struct {
+	cfg       *config.Config
+	log       *zap.Logger
+	turns     turns
+	responder sync.Responder
+}
+
+// New returns the handler.
+func New(cfg *config.Config, log *zap.Logger, t turns, r sync.Responder) *Handler {
+	return &Handler{cfg: cfg, log: log, turns: t, responder: r}
+}
+
+// Dispatch acts on one message and returns quickly: turns are queued, and a
+// workspace deletion runs in the background.
+func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
+	req := m.Request
+	switch req.Method {
+	case rpc.MethodConversationSend:
+		var p sendParams
+		if err := decode(req.Params, &p); err != nil {
+			h.fail(ctx, m, err)
+			return
+		}
+		turn, err := p.turn(h.cfg.Git.AllowHTTP)
+		if err != nil {
+			h.fail(ctx, m, err)
+			return
+		}
+		if m.WorkspaceID != "" && m.WorkspaceID != turn.WorkspaceID {
+			h.fail(ctx, m, invalid("workspaceId", "does not match the row's workspace_id"))
+			return
+		}
+		turn.MessageID, turn.RequestID = m.ID, req.ID
+		h.turns.Submit(ctx, turn)
+
+	case rpc.MethodConversationCancel:
+		var p conversationRef
+		if err := decode(req.Params, &p); err != nil {
+			h.fail(ctx, m, err)
+			return
+		}
+		if rerr := checkIDs(p.WorkspaceID, &p.ConversationID); rerr != nil {
+			h.fail(ctx, m, rerr)
+			return
+		}
+		h.respond(ctx, m, map[string]bool{"cancelled": h.turns.Cancel(p.WorkspaceID, p.ConversationID)})
+
+	case rpc.MethodWorkspaceDelete:
+		var p workspaceRef
+		if err := decode(req.Params, &p); err != nil {
+			h.fail(ctx, m, err)
+			return
+		}
+		if rerr := checkIDs(p.WorkspaceID, nil); rerr != nil {
+			h.fail(ctx, m, rerr)
+			return
+		}
+		go h.deleteWorkspace(m, p.WorkspaceID)
+
+	case rpc.MethodRunnerPing:
+		h.respond(ctx, m, h.turns.Status())
+
+	default:
+		h.fail(ctx, m, rpc.Errorf(rpc.CodeMethodNotFound, "method not found: %q", req.Method))
+	}
+}
+
+// Withdraw drops a queued turn whose message was deleted before it started.
+func (h *Handler) Withdraw(_ context.Context, messageID string) {
+	if h.turns.Withdraw(messageID) {
+		h.log.Info("queued turn withdrawn", zap.String("message_id", messageID))
+	}
+}
+
+func (h *Handler) deleteWorkspace(m sync.Message, workspaceID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), deleteTimeout)
+	defer cancel()
+	if err := h.turns.DeleteWorkspace(ctx, workspaceID); err != nil {
+		h.log.Error("workspace delete failed", zap.String("workspace_id", workspaceID), zap.Error(err))
+		h.fail(ctx, m, rpc.Errorf(rpc.CodeSandboxFailed, "workspace delete failed: %v", err))
+		return
+	}
+	h.log.Info("workspace deleted", zap.String("workspace_id", workspaceID))
+	h.respond(ctx, m, map[string]bool{"deleted": true})
+}
+
+func checkIDs(workspaceID string, conversationID *string) *rpc.Error {
+	if err := workspace.ValidateID("workspaceId", workspaceID); err != nil {
+		return fromErr("workspaceId", err)
+	}
+	if conversationID != nil {
+		if err := workspace.ValidateID("conversationId", *conversationID); err != nil {
+			return fromErr("conversationId", err)
+		}
+	}
+	return nil
+}
+
+func (h *Handler) respond(ctx context.Context, m sync.Message, result any) {
+	h.send(ctx, m, rpc.Result(m.Request.ID, result))
+}
+
+func (h *Handler) fail(ctx context.Context, m sync.Message, err *rpc.Error) {
+	h.log.Info("request rejected", zap.String("message_id", m.ID), zap.String("method", m.Request.Method),
+		zap.Int("code", err.Code), zap.String("reason", err.Message))
+	h.send(ctx, m, rpc.Failure(m.Request.ID, err))
+}
+
+func (h *Handler) send(ctx context.Context, m sync.Message, resp rpc.Response) {
+	if err := h.responder.Respond(context.WithoutCancel(ctx), resp); err != nil {
+		h.log.Error("cannot deliver response", zap.String("message_id", m.ID), zap.Error(err))
+	}
+}

@@ -1,0 +1,115 @@
+package handler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/containerd/errdefs"
+)
+
+type sendParams struct {
+	WorkspaceID    string                `json:"workspaceId"`
+	ConversationID string                `json:"conversationId"`
+	Prompt         string                `json:"prompt"`
+	Repository     *workspace.Repository `json:"repository"`
+	Options        *conversation.Options `json:"options"`
+}
+
+type conversationRef struct {
+	WorkspaceID    string `json:"workspaceId"`
+	ConversationID string `json:"conversationId"`
+}
+
+type workspaceRef struct {
+	WorkspaceID string `json:"workspaceId"`
+}
+
+// decode reads params into v; every failure is -32602 naming what is wrong.
+func decode(raw json.RawMessage, v any) *rpc.Error {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return invalid("params", "must be an object")
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalid(te.Field, fmt.Sprintf("must be %s, not %s", jsonType(te.Type.Kind().String()), te.Value))
+		}
+		return invalid("params", err.Error())
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch {
+	case strings.HasPrefix(kind, "int"), strings.HasPrefix(kind, "uint"), strings.HasPrefix(kind, "float"):
+		return "a number"
+	case kind == "string":
+		return "a string"
+	case kind == "bool":
+		return "a boolean"
+	case kind == "slice":
+		return "an array"
+	case kind == "struct", kind == "map", kind == "ptr":
+		return "an object"
+	}
+	return kind
+}
+
+func invalid(field, msg string) *rpc.Error {
+	return &rpc.Error{Code: rpc.CodeInvalidParams, Message: fmt.Sprintf("invalid params: %s %s", field, msg),
+		Data: map[string]string{"field": field}}
+}
+
+// fromErr turns a validation error (invalid-argument class) into -32602.
+func fromErr(field string, err error) *rpc.Error {
+	var fe *conversation.FieldError
+	if errors.As(err, &fe) {
+		return invalid(fe.Field, fe.Message)
+	}
+	if errdefs.IsInvalidArgument(err) {
+		return &rpc.Error{Code: rpc.CodeInvalidParams, Message: "invalid params: " + err.Error(), Data: map[string]string{"field": field}}
+	}
+	return invalid(field, err.Error())
+}
+
+// turn checks a conversation.send and builds its Turn.
+func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
+	if err := workspace.ValidateID("workspaceId", p.WorkspaceID); err != nil {
+		return conversation.Turn{}, fromErr("workspaceId", err)
+	}
+	if err := workspace.ValidateID("conversationId", p.ConversationID); err != nil {
+		return conversation.Turn{}, fromErr("conversationId", err)
+	}
+	switch {
+	case strings.TrimSpace(p.Prompt) == "":
+		return conversation.Turn{}, invalid("prompt", "must not be empty")
+	case len(p.Prompt) > conversation.MaxPromptBytes:
+		return conversation.Turn{}, invalid("prompt", fmt.Sprintf("must be at most 1 MiB, got %d bytes", len(p.Prompt)))
+	case !utf8.ValidString(p.Prompt) || strings.ContainsRune(p.Prompt, 0):
+		return conversation.Turn{}, invalid("prompt", "must be UTF-8 text without NUL")
+	}
+	var repo workspace.Repository
+	if p.Repository != nil {
+		repo = *p.Repository
+		if err := workspace.ValidateRepository(repo, allowHTTP); err != nil {
+			return conversation.Turn{}, fromErr("repository.url", err)
+		}
+	}
+	var opts conversation.Options
+	if p.Options != nil {
+		opts = *p.Options
+		if err := opts.Validate(); err != nil {
+			return conversation.Turn{}, fromErr("options", err)
+		}
+	}
+	return conversation.Turn{WorkspaceID: p.WorkspaceID, ConversationID: p.ConversationID, Prompt: p.Prompt,
+		Repository: repo, Options: opts}, nil
+}
