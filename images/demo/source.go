@@ -45,8 +45,9 @@ func AgentDir() (string, error) {
 	return dir, nil
 }
 
-// Hash returns the content hash of the image: the agent's source files,
-// busybox, the root filesystem layout and the Go version (hex sha256).
+// Hash returns the content hash of the image: the agent's source files
+// (tests and testdata excluded), busybox, the root filesystem layout and the
+// Go version (hex sha256).
 func Hash() (string, error) {
 	dir, err := AgentDir()
 	if err != nil {
@@ -59,7 +60,10 @@ func Hash() (string, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() {
+		switch {
+		case d.IsDir() && d.Name() == "testdata":
+			return filepath.SkipDir
+		case d.Type().IsRegular() && !strings.HasSuffix(path, "_test.go"):
 			files = append(files, path)
 		}
 		return nil

@@ -1,10 +1,3 @@
-// Command agent is a fake Claude Code CLI (2.1.330) for offline tests and the
-// demo image, installed there as /usr/local/bin/claude. It behaves like the
-// real CLI at its process boundary (flags, usage errors, stream-json output,
-// session transcripts and --resume, signals, exit codes; see
-// shared/claude-cli) without calling any model: a prompt is answered with
-// "Mock reply: <prompt>", and prompt lines starting with "PROBE " are run as
-// Bash-like tool calls that inspect the sandbox (see probes.go).
 package main
 
 import (

@@ -1,5 +1,3 @@
-// Command build builds the offline demo sandbox image (the fake claude CLI on
-// busybox) into the local Docker engine: `go run ./images/demo/build [-tag REF]`.
 package main
 
 import (
