@@ -10,7 +10,7 @@ BIN     := bin/claudette-runner
 GOBIN   := $(shell go env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: build test lint run deps clean demo
+.PHONY: build test lint run deps clean demo demo-image
 
 ## build: the static binary in bin/ (CGO off, trimmed paths, version stamped)
 build:
@@ -40,10 +40,21 @@ run: build
 clean:
 	rm -rf bin
 
-## demo: the main job on a built-in default: start the runner with a demo configuration that points at
-## nothing reachable; it starts, reports not ready with the reason on /readyz, and stops cleanly on Ctrl-C
+## demo-image: the offline demo sandbox image (the fake Claude agent on busybox), built with no registry
+DEMO_IMAGE ?= claudette/sandbox-demo:latest
+demo-image:
+	go run ./images/demo/build -tag $(DEMO_IMAGE)
+
+## demo: the main job on a built-in default: one sandboxed turn on this repository with exec. Offline it runs
+## the demo agent; with DEMO_IMAGE=claudette/sandbox:latest (make sandbox-image) and ANTHROPIC_API_KEY, the real Claude.
 DEMO_DIR ?= $(CURDIR)/data/demo
-demo: build
-	CLAUDETTE_RUNNER_TOKEN=demo-token $(BIN) start --runner-id demo \
-		--data-dir $(DEMO_DIR) --workspace-dir $(DEMO_DIR)/workspaces \
-		--electric-url http://127.0.0.1:1 --orchestrator-url http://127.0.0.1:1/rpc
+DEMO_PROMPT ?= Look around this repository and leave a note in DEMO.md.$(newline)PROBE report$(newline)PROBE write /workspace/DEMO.md Hello from a hardened sandbox.
+demo: build $(if $(filter claudette/sandbox-demo:%,$(DEMO_IMAGE)),demo-image)
+	$(BIN) exec --sandbox-image $(DEMO_IMAGE) --data-dir $(DEMO_DIR) --workspace-dir $(DEMO_DIR)/workspaces \
+		--repo . --workspace-id demo "$$DEMO_PROMPT_TEXT"
+
+define newline
+
+
+endef
+export DEMO_PROMPT_TEXT = $(DEMO_PROMPT)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+
+	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,7 +86,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestValidateExitCodes(t *testing.T) {
-	dirs := []string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--workspace-dir", filepath.Join(t.TempDir(), "w")}
+	dirs := []string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--workspace-dir", filepath.Join(t.TempDir(), "w"),
+		"--sandbox-image", demotest.Image(t)}
 	good := map[string]string{
 		"CLAUDETTE_RUNNER_TOKEN":     "super-secret-token",
 		"CLAUDETTE_ELECTRICSQL_URL":  "http://127.0.0.1:1",
@@ -94,6 +97,11 @@ func TestValidateExitCodes(t *testing.T) {
 	code, out, _ := runCLI(t, good, append([]string{"validate"}, dirs...)...)
 	if code != exitOK || !strings.Contains(out, "OK: no problems found") {
 		t.Fatalf("valid config: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"Docker engine:", "limits enforceable: memory yes", "sandbox image " + demotest.Image(t) + ": present"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q", want)
+		}
 	}
 	for _, secret := range []string{"super-secret-token", "sk-ant-very-secret"} {
 		if strings.Contains(out, secret) {
@@ -112,6 +120,20 @@ func TestValidateExitCodes(t *testing.T) {
 		"--electric-url / CLAUDETTE_ELECTRICSQL_URL / config key electricUrl: must be an http:// or https:// URL",
 		"CLAUDETTE_RUNNER_TOKEN / config key runnerToken: required for start",
 	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("validate output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestValidateReportsEngineProblems(t *testing.T) {
+	env := map[string]string{"CLAUDETTE_RUNNER_TOKEN": "t", "CLAUDETTE_ELECTRICSQL_URL": "http://127.0.0.1:1", "CLAUDETTE_ORCHESTRATOR_URL": "http://127.0.0.1:1"}
+	code, out, _ := runCLI(t, env, "validate", "--data-dir", t.TempDir(), "--workspace-dir", t.TempDir(),
+		"--sandbox-image", "claudette-test/no-such-image:never", "--sandbox-pull", "never", "--sandbox-runtime", "no-such-runtime")
+	if code != exitFailed {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{`sandbox runtime "no-such-runtime" (--sandbox-runtime) is not registered`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}

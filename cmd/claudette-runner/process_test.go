@@ -10,9 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 )
 
 var binary string
@@ -28,9 +31,8 @@ func TestMain(m *testing.M) {
 	if err := build.Run(); err != nil {
 		panic(fmt.Sprintf("build the binary: %v", err))
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	defer os.RemoveAll(dir)
+	demotest.Main(m)
 }
 
 func freeAddr(t *testing.T) string {
@@ -48,7 +50,7 @@ type daemon struct {
 	cmd    *exec.Cmd
 	addr   string
 	data   string
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
 }
 
@@ -56,9 +58,9 @@ const testToken = "test-runner-token-do-not-log"
 
 func startDaemon(t *testing.T, data string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{addr: freeAddr(t), data: data, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{addr: freeAddr(t), data: data, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	all := append([]string{"start", "--data-dir", data, "--workspace-dir", filepath.Join(t.TempDir(), "ws"),
-		"--listen", d.addr, "--shutdown-timeout", "20s",
+		"--listen", d.addr, "--shutdown-timeout", "20s", "--sandbox-image", demotest.Image(t), "--runner-id", "test-cli",
 		"--electric-url", "http://127.0.0.1:1", "--orchestrator-url", "http://127.0.0.1:1/rpc"}, args...)
 	d.cmd = exec.Command(binary, all...)
 	d.cmd.Env = append(os.Environ(), "CLAUDETTE_RUNNER_TOKEN="+testToken, "ANTHROPIC_API_KEY=sk-ant-test-key-do-not-log")
@@ -74,7 +76,25 @@ func startDaemon(t *testing.T, data string, args ...string) *daemon {
 		}
 	})
 	d.waitHTTP(t, "/healthz", http.StatusOK)
+	d.waitLog(t, "runner started")
 	return d
+}
+
+// waitLog waits for a line of the daemon's console log.
+func (d *daemon) waitLog(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(d.stderrText(), text) {
+		select {
+		case err := <-d.done:
+			t.Fatalf("daemon exited early: %v\n%s", err, d.stderrText())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log:\n%s", text, d.stderrText())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (d *daemon) get(path string) (int, string, error) {
@@ -148,7 +168,7 @@ func TestDaemonServesHealthMetricsAndStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(string(debug), "effective configuration") {
 		t.Errorf("debug.log lacks the configuration dump")
 	}
-	for _, f := range [][]byte{combined, debug, d.stderr.Bytes()} {
+	for _, f := range [][]byte{combined, debug, []byte(d.stderrText())} {
 		for _, secret := range []string{testToken, "sk-ant-test-key-do-not-log"} {
 			if bytes.Contains(f, []byte(secret)) {
 				t.Errorf("a log contains the secret %q", secret)
@@ -166,7 +186,7 @@ func TestNoDebugLogWithoutDebug(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "logs", "debug.log")); !os.IsNotExist(err) {
 		t.Errorf("debug.log exists without --debug: %v", err)
 	}
-	if strings.Count(d.stderr.String(), "\n") > 12 {
+	if strings.Count(d.stderrText(), "\n") > 16 {
 		t.Errorf("a normal start and stop should print a few lines, got:\n%s", d.stderr)
 	}
 }
@@ -222,4 +242,24 @@ func TestStartFailsWhenListenAddressIsBusy(t *testing.T) {
 	if cmd.ProcessState.ExitCode() != exitFailed || !strings.Contains(string(out), "--listen") {
 		t.Fatalf("exit %d, want 1 naming --listen:\n%s", cmd.ProcessState.ExitCode(), out)
 	}
+}
+
+func (d *daemon) stderrText() string { return d.stderr.String() }
+
+// syncBuffer is a bytes.Buffer safe for the process's writer and the test's reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -52,10 +52,11 @@ func runStart(inv *invocation) int {
 	if err != nil || startAborted {
 		stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
-		_ = app.Stop(stopCtx)
-		if err != nil {
-			fmt.Fprintf(inv.stderr, "claudette-runner: start failed: %v\n", err)
+		stopErr := app.Stop(stopCtx)
+		if startAborted && stopErr == nil {
+			return exitOK // a stop the operator asked for, while starting
 		}
+		fmt.Fprintf(inv.stderr, "claudette-runner: start failed: %v\n", err)
 		return exitFailed
 	}
 

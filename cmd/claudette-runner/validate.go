@@ -1,33 +1,84 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"strings"
+	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/version"
+	"github.com/claudette-dev/claudette-runner/sandbox"
 )
+
+// engineCheckTimeout bounds validate's questions to the Docker engine.
+const engineCheckTimeout = 30 * time.Second
 
 func validateCommand() *command {
 	return &command{
 		name:     "validate",
-		summary:  "check the configuration (and the Docker engine, runtime and image) and print it, secrets masked",
+		summary:  "check the configuration, the Docker engine, runtime and image; print it, secrets masked",
 		settings: true,
 		run:      runValidate,
 	}
 }
 
-// runValidate loads and checks the configuration exactly as start does, prints
-// the effective configuration and every problem, and exits 0 or 1.
+// runValidate loads and checks the configuration exactly as start does, asks
+// the Docker engine what it can enforce and whether the sandbox image is there,
+// prints the effective configuration and every problem, and exits 0 or 1.
 func runValidate(inv *invocation) int {
 	cfg, problems := inv.loadConfig()
 	problems = append(problems, cfg.Validate()...)
 	fmt.Fprintf(inv.stdout, "%s\n\nEffective configuration:\n%s\n", version.String(), cfg)
+	problems = append(problems, checkEngine(inv.stdout, cfg)...)
 	if len(problems) == 0 {
-		fmt.Fprintln(inv.stdout, "OK: no problems found")
+		fmt.Fprintln(inv.stdout, "\nOK: no problems found")
 		return exitOK
 	}
-	fmt.Fprintf(inv.stdout, "%d problem(s):\n", len(problems))
+	fmt.Fprintf(inv.stdout, "\n%d problem(s):\n", len(problems))
 	for _, p := range problems {
 		fmt.Fprintf(inv.stdout, "  %s\n", p)
 	}
 	return exitFailed
+}
+
+// checkEngine reports the engine's capabilities and the sandbox image.
+func checkEngine(w io.Writer, cfg *config.Config) config.Problems {
+	engine := func(msg string) config.Problems {
+		return config.Problems{{Setting: "docker engine", Message: msg}}
+	}
+	m, err := sandbox.New(sandbox.Params{Config: cfg})
+	if err != nil {
+		return engine(err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), engineCheckTimeout)
+	defer cancel()
+	caps, err := m.Check(ctx)
+	defer m.Stop(context.Background())
+	fmt.Fprintln(w, "Docker engine:")
+	if caps.EngineVersion != "" {
+		fmt.Fprintf(w, "  engine %s (API %s), cgroup v%s (%s), runtime %s, seccomp %v\n",
+			caps.EngineVersion, caps.APIVersion, caps.CgroupVersion, caps.CgroupDriver, caps.Runtime, yes(caps.Seccomp))
+		fmt.Fprintf(w, "  limits enforceable: memory %s, swap %s, cpu %s, pids %s\n",
+			yes(caps.MemoryLimit), yes(caps.SwapLimit), yes(caps.CPULimit), yes(caps.PidsLimit))
+	}
+	if err == nil {
+		fmt.Fprintf(w, "  sandbox image %s: present\n", cfg.Sandbox.Image)
+		return nil
+	}
+	var out config.Problems
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, config.Problem{Setting: "docker engine", Message: line})
+		}
+	}
+	return out
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
