@@ -25,6 +25,8 @@ type agent struct {
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the running turn
+
+	recMu sync.Mutex // transcript appends (the turn and the SIGINT handler)
 }
 
 func newAgent(opts *options, stdout io.Writer) *agent {
@@ -50,6 +52,8 @@ func (a *agent) emit(line obj, record bool) {
 
 // record appends an entry to the session transcript.
 func (a *agent) record(line obj) {
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
 	entry := obj{"parentUuid": nilIfEmpty(a.sess.parent), "isSidechain": false, "userType": "external",
 		"cwd": a.cwd, "sessionId": a.sess.id, "version": Version}
 	for k, v := range line {
