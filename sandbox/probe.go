@@ -14,23 +14,23 @@ import (
 // Capabilities is what the Docker engine can enforce, as probed at start: for
 // the start log, `validate` and /readyz.
 type Capabilities struct {
-	EngineVersion string   // e.g. "20.10.24+dfsg1"
-	APIVersion    string   // negotiated, e.g. "1.41"
-	OS, Kernel    string   // host operating system and kernel
-	CgroupVersion string   // "1" or "2"
-	CgroupDriver  string   // "cgroupfs" or "systemd"
-	MemoryLimit   bool     // memory limits enforceable
-	SwapLimit     bool     // memory+swap limits enforceable (swap accounting)
-	CPULimit      bool     // CFS quota, for NanoCPUs
-	PidsLimit     bool     // pids cgroup
-	Runtime       string   // the runtime sandboxes use ("runc" when the engine default)
-	Runtimes      []string // runtimes the engine knows
-	Seccomp       bool     // the engine applies a seccomp profile
-	SeccompProfile string  // "default", "builtin" or a path
-	AppArmor      bool
-	UserNS        bool // userns-remap is on
-	Rootless      bool
-	Problems      []string // why the configured limits cannot be enforced; empty when they can
+	EngineVersion  string   // e.g. "20.10.24+dfsg1"
+	APIVersion     string   // negotiated, e.g. "1.41"
+	OS, Kernel     string   // host operating system and kernel
+	CgroupVersion  string   // "1" or "2"
+	CgroupDriver   string   // "cgroupfs" or "systemd"
+	MemoryLimit    bool     // memory limits enforceable
+	SwapLimit      bool     // memory+swap limits enforceable (swap accounting)
+	CPULimit       bool     // CFS quota, for NanoCPUs
+	PidsLimit      bool     // pids cgroup
+	Runtime        string   // the runtime sandboxes use ("runc" when the engine default)
+	Runtimes       []string // runtimes the engine knows
+	Seccomp        bool     // the engine applies a seccomp profile
+	SeccompProfile string   // "default", "builtin" or a path
+	AppArmor       bool
+	UserNS         bool // userns-remap is on
+	Rootless       bool
+	Problems       []string // why the configured limits cannot be enforced; empty when they can
 }
 
 // Enforceable reports whether every configured limit and hardening can be
@@ -167,4 +167,3 @@ func securityOption(s string) map[string]string {
 
 // errNotStarted is returned by calls that need the probe.
 var errNotStarted = fmt.Errorf("sandbox manager not started: %w", errdefs.ErrUnavailable)
-
