@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 )
 
 func TestPrepareClonesAtRef(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		ref         func(s *served) string
 		allowSHA    bool
@@ -97,6 +99,7 @@ func TestPrepareClonesAtRef(t *testing.T) {
 }
 
 func TestPrepareDefaultBranchIsTheServersHEAD(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	s.repo.SetDefaultBranch("feature")
 	h := newHarness(t, nil)
@@ -110,6 +113,7 @@ func TestPrepareDefaultBranchIsTheServersHEAD(t *testing.T) {
 }
 
 func TestPrepareMissingRefFailsCleanly(t *testing.T) {
+	t.Parallel()
 	tests := map[string]struct {
 		ref      string
 		allowSHA bool
@@ -140,6 +144,7 @@ func TestPrepareMissingRefFailsCleanly(t *testing.T) {
 }
 
 func TestPrepareUnknownRepositoryFails(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	h := newHarness(t, nil)
 	_, err := h.m.Prepare(context.Background(), "ws-1", Repository{URL: s.srv.URL + "/missing.git"})
@@ -150,6 +155,7 @@ func TestPrepareUnknownRepositoryFails(t *testing.T) {
 }
 
 func TestSecondPrepareKeepsTheAgentsWork(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	h := newHarness(t, nil)
 	ctx := context.Background()
@@ -196,6 +202,7 @@ func TestSecondPrepareKeepsTheAgentsWork(t *testing.T) {
 }
 
 func TestPrepareRefusesAnotherRepository(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	other := gittest.NewRepo(t, map[string]string{"x": "x"})
 	otherURL := gittest.Serve(t, other).RepoURL(other)
@@ -222,6 +229,7 @@ func TestPrepareRefusesAnotherRepository(t *testing.T) {
 }
 
 func TestPrepareRebuildsWhatIsMissingOrUnrecorded(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	h := newHarness(t, nil)
 	ctx := context.Background()
@@ -256,6 +264,7 @@ func TestPrepareRebuildsWhatIsMissingOrUnrecorded(t *testing.T) {
 }
 
 func TestConcurrentPreparesCloneOnce(t *testing.T) {
+	t.Parallel()
 	s := newServed(t)
 	h := newHarness(t, nil)
 	results := make(chan Checkout, 4)
@@ -295,5 +304,20 @@ func assertOnlyWorkspaces(t *testing.T, h *harness, ids ...string) {
 	}
 	if strings.Join(names, ",") != strings.Join(ids, ",") {
 		t.Errorf("workspace root holds %v; want %v", names, ids)
+	}
+}
+
+func TestPrepareCancelledLeavesNothing(t *testing.T) {
+	t.Parallel()
+	s := newServed(t)
+	h := newHarness(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Prepare with a cancelled context = %v; want context.Canceled", err)
+	}
+	assertOnlyWorkspaces(t, h)
+	if _, err := os.Stat(filepath.Join(h.cfg.DataDir, "workspaces", "ws-1", recordFile)); !os.IsNotExist(err) {
+		t.Errorf("a record was written: %v", err)
 	}
 }

@@ -114,6 +114,19 @@ func (r *Repo) Git(args ...string) string {
 	return run(r.tb, r.work, args...)
 }
 
+// GitInput is Git with stdin, for plumbing such as hash-object and mktree
+// (e.g. to craft a hostile tree); follow it with Publish.
+func (r *Repo) GitInput(stdin string, args ...string) string {
+	r.tb.Helper()
+	return runInput(r.tb, r.work, stdin, args...)
+}
+
+// Publish pushes every ref of the working clone to the bare repository.
+func (r *Repo) Publish() {
+	r.tb.Helper()
+	r.push()
+}
+
 // WorkDir is the working clone (a plain repository with a worktree), usable as
 // a local source path.
 func (r *Repo) WorkDir() string { return r.work }
@@ -154,8 +167,14 @@ func GitEnv() []string {
 
 func run(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
+	return runInput(tb, dir, "", args...)
+}
+
+func runInput(tb testing.TB, dir, stdin string, args ...string) string {
+	tb.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = GitEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
