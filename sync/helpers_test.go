@@ -241,3 +241,5 @@ func shapeRequests(srv *electrictest.Server) []electrictest.Request {
 	}
 	return out
 }
+
+func zapInt(key string, v int) zap.Field { return zap.Int(key, v) }

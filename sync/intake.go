@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	stdsync "sync"
 	"time"
 
@@ -104,14 +105,19 @@ func New(p Params) (*Intake, error) {
 	i := &Intake{
 		cfg: p.Config, log: p.Logger, handler: p.Handler, responder: p.Responder,
 		ready: p.Health.Component(ReadinessComponent), m: m, client: p.Client, p: p,
-		// The saved position is only valid for the same shape on the same service.
-		shapeKey: base.Scheme + "://" + base.Host + base.Path + "\x00" + table + "\x00" + whereRunner + "\x00" + p.Config.RunnerID,
+		shapeKey: shapeKey(base, p.Config.RunnerID),
 	}
 	if i.client == nil {
 		i.client, i.ownClient = newHTTPClient(), true
 	}
 	i.ready.NotReady("connecting to electric")
 	return i, nil
+}
+
+// shapeKey names the shape a saved position belongs to: a position is only
+// valid for the same shape on the same service.
+func shapeKey(base *url.URL, runnerID string) string {
+	return base.Scheme + "://" + base.Host + base.Path + "\x00" + table + "\x00" + whereRunner + "\x00" + runnerID
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -118,6 +118,13 @@ func (s *Server) Inject(faults ...Fault) {
 	}
 }
 
+// ClearFaults drops every queued fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // PendingFaults is how many injected faults have not answered yet.
 func (s *Server) PendingFaults() int {
 	s.mu.Lock()

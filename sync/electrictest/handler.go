@@ -58,9 +58,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case path == "/v1/shape" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		s.mu.Lock()
 		f, ok := s.popFault(r)
-		s.mu.Unlock()
 		if ok {
 			rec.Fault = f.name()
+		}
+		s.mu.Unlock()
+		if ok {
 			s.applyFault(sw, r, f)
 			return
 		}

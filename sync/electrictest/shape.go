@@ -76,14 +76,14 @@ type entry struct {
 // shape is one shape log: the snapshot taken when it was created (virtual
 // offsets 0_0, 0_1, ...) followed by the changes since (`<lsn>_<op>`).
 type shape struct {
-	handle      string
-	def         definition
-	pred        predicate
-	relation    []string
-	key         func(id string) string
-	snapshot    []json.RawMessage
-	changes     []entry
-	deleted     bool
+	handle   string
+	def      definition
+	pred     predicate
+	relation []string
+	key      func(id string) string
+	snapshot []json.RawMessage
+	changes  []entry
+	deleted  bool
 }
 
 // getOrCreate returns the current shape for a definition, creating it (with a
