@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -12,10 +13,11 @@ import (
 )
 
 // progressEvery is how often a running pull reports its bytes in the log.
-const progressEvery = 2 * time.Second
+var progressEvery = 2 * time.Second
 
-// pull pulls ref, logging progress: each layer's steps at debug, the bytes of
-// all layers together every progressEvery, and the outcome at info.
+// pull pulls ref, logging progress: each layer's steps at debug, the bytes
+// downloaded of all layers together every progressEvery, and the outcome at
+// info.
 func (s *Store) pull(ctx context.Context, ref string) error {
 	started := time.Now()
 	s.log.Info("pulling image", zap.String("image", ref), zap.String("pull_policy", s.policy.Pull))
@@ -35,15 +37,18 @@ func (s *Store) pull(ctx context.Context, ref string) error {
 		if msg.Error != nil {
 			return pullError(ref, s.policy.Pull, fmt.Errorf("%s: %w", msg.Error.Message, errdefs.ErrUnavailable))
 		}
-		if msg.ID == "" {
+		if msg.ID == "" || strings.HasPrefix(msg.Status, "Pulling from ") {
 			if msg.Status != "" {
 				final = msg.Status
 			}
 			continue
 		}
 		lp := layers[msg.ID]
-		if msg.Progress != nil && msg.Progress.Total > 0 {
+		switch {
+		case msg.Status == "Downloading" && msg.Progress != nil && msg.Progress.Total > 0:
 			lp.current, lp.total = msg.Progress.Current, msg.Progress.Total
+		case msg.Status == "Download complete" || msg.Status == "Pull complete" || msg.Status == "Already exists":
+			lp.current = lp.total
 		}
 		if lp.status != msg.Status {
 			lp.status = msg.Status
