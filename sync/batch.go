@@ -24,12 +24,6 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 	for k, raw := range res.changes {
 		it := decode(raw, i.cfg.RunnerID)
 		items[k], recOf[k] = it, -1
-		switch it.op {
-		case opInsert, opUpdate, opDelete:
-			i.m.received.WithLabelValues(it.op).Inc()
-		default:
-			i.m.received.WithLabelValues("other").Inc()
-		}
 		switch it.kind {
 		case itemDispatch:
 			recOf[k] = len(recs)
@@ -51,6 +45,14 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 		}
 	}
 	st.advance(res)
+	for _, it := range items {
+		switch it.op {
+		case opInsert, opUpdate, opDelete:
+			i.m.received.WithLabelValues(it.op).Inc()
+		default:
+			i.m.received.WithLabelValues("other").Inc()
+		}
+	}
 	isFresh := func(k int) bool { return recOf[k] >= 0 && fresh[recOf[k]] }
 
 	// An insert and its delete in the same batch cancel out: the message is

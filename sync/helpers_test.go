@@ -86,6 +86,26 @@ type harness struct {
 	params  Params
 }
 
+// benchHarness is a started-later intake for benchmarks.
+type benchHarness struct {
+	intake *Intake
+	rec    *recorder
+	health *health.Registry
+}
+
+func newBenchHarness(b *testing.B, srv *electrictest.Server) *benchHarness {
+	b.Helper()
+	cfg := config.Defaults()
+	cfg.DataDir, cfg.RunnerID, cfg.RunnerToken, cfg.ElectricURL = b.TempDir(), testRunner, testToken, srv.URL()
+	h := &benchHarness{rec: &recorder{}, health: health.NewRegistry()}
+	in, err := New(Params{Config: cfg, Health: h.health, Handler: h.rec, Responder: h.rec, MinLivePoll: time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h.intake = in
+	return h
+}
+
 // newHarness builds an intake with test pacing against srv; it is not started.
 func newHarness(t *testing.T, srv *electrictest.Server, dataDir string, tweak ...func(*Params)) *harness {
 	t.Helper()

@@ -199,6 +199,7 @@ func (i *Intake) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("stop intake: %w", ctx.Err())
 	}
+	i.ready.NotReady("stopped")
 	err := i.journal.close()
 	i.cancel, i.journal = nil, nil
 	if i.ownClient {

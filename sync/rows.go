@@ -3,6 +3,7 @@ package sync
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"unicode/utf8"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
@@ -11,6 +12,11 @@ import (
 
 // maxIDBytes bounds a row id the journal will keep; longer ids are dropped.
 const maxIDBytes = 1024
+
+// messageIDPattern is what a message id must look like to be dispatched: it
+// ends up in container labels, logs and file names downstream. It admits
+// UUIDs, ULIDs and prefixed ids (`msg_…`, `urn:…`), up to 128 characters.
+var messageIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._:-]{0,127}$`)
 
 // itemKind is what one change message means to the intake.
 type itemKind int
@@ -121,8 +127,8 @@ func judge(it item, v map[string]json.RawMessage) item {
 		}
 		return reject(req, perr, reason)
 	}
-	if !config.IDPattern.MatchString(it.id) {
-		return reject(req, rpc.Errorf(rpc.CodeInvalidRequest, "invalid request: message id must be 1-64 of A-Z a-z 0-9 . _ - and not start with '.'"), "bad_message_id")
+	if !messageIDPattern.MatchString(it.id) {
+		return reject(req, rpc.Errorf(rpc.CodeInvalidRequest, "invalid request: message id must be 1-128 of A-Z a-z 0-9 . _ : - and not start with '.' or ':'"), "bad_message_id")
 	}
 	ws, _, _, err := text(v, colWorkspaceID)
 	if err != nil || (ws != "" && !config.IDPattern.MatchString(ws)) {

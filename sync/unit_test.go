@@ -255,3 +255,18 @@ func TestModuleWiring(t *testing.T) {
 		t.Fatalf("with a responder: %v", err)
 	}
 }
+
+func TestMessageIDPattern(t *testing.T) {
+	good := []string{"m-1", "0f8fad5b-d9cb-469f-a165-70867728950e", "01ARZ3NDEKTSV4RRFFQ69G5FAV", "msg_abc.def", "urn:msg:1", strings.Repeat("a", 128)}
+	bad := []string{"", ".hidden", ":x", "../etc", "a/b", "a b", "a\nb", strings.Repeat("a", 129), "é"}
+	for _, id := range good {
+		if !messageIDPattern.MatchString(id) {
+			t.Errorf("%q refused", id)
+		}
+	}
+	for _, id := range bad {
+		if messageIDPattern.MatchString(id) {
+			t.Errorf("%q accepted", id)
+		}
+	}
+}

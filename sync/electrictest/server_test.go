@@ -85,7 +85,7 @@ func TestInitialSyncChunksSnapshotThenUpToDate(t *testing.T) {
 	}
 	row := a.msgs[0]
 	value := row["value"].(map[string]any)
-	if row["key"] != `"public"."runner_messages"/"a"` || value["payload"] != `{"jsonrpc":"2.0","id":1,"method":"m"}` || value["runner_id"] != "r1" {
+	if row["key"] != `"public"."runner_messages"/"a"` || value["payload"] != `{"id": 1, "method": "m", "jsonrpc": "2.0"}` || value["runner_id"] != "r1" {
 		t.Fatalf("snapshot row %v", row)
 	}
 	if h := row["headers"].(map[string]any); h["operation"] != "insert" || h["lsn"] != nil {
@@ -369,5 +369,17 @@ func TestFaults(t *testing.T) {
 	}
 	if s.PendingFaults() != 0 {
 		t.Fatal("faults left over")
+	}
+}
+
+func TestJSONBIsSentInPostgresForm(t *testing.T) {
+	s := New(t)
+	s.InsertMessage("a", "r1", "ws", []byte(`{"method":"m","id":1.50,"jsonrpc":"2.0","params":{"b":[1,{"z":"<\u00e9\n>"}],"a":null},"id":2}`))
+	s.InsertMessage("b", "r1", "ws", []byte(`not json`))
+	a := get(t, s, query("offset", "-1"))
+	got := []any{a.msgs[0]["value"].(map[string]any)["payload"], a.msgs[1]["value"].(map[string]any)["payload"]}
+	want := []any{`{"id": 2, "method": "m", "params": {"a": null, "b": [1, {"z": "<é\n>"}]}, "jsonrpc": "2.0"}`, "not json"}
+	if got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("payloads %q, want %q", got, want)
 	}
 }

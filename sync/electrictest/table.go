@@ -49,13 +49,15 @@ func runnerMessages() tableSchema {
 	})
 }
 
-func (t tableSchema) has(col string) bool {
+func (t tableSchema) has(col string) bool { return t.typeOf(col) != "" }
+
+func (t tableSchema) typeOf(col string) string {
 	for _, c := range t.columns {
 		if c.Name == col {
-			return true
+			return c.Type
 		}
 	}
-	return false
+	return ""
 }
 
 // schemaHeader is the electric-schema value for the selected columns.
@@ -118,7 +120,8 @@ func (s *Server) Insert(row map[string]any) {
 	})
 }
 
-// InsertMessage inserts a runner_messages row; payload is the jsonb text.
+// InsertMessage inserts a runner_messages row; payload is the jsonb text
+// (sent in Postgres' jsonb form when it is JSON, verbatim when it is not).
 func (s *Server) InsertMessage(id, runnerID, workspaceID string, payload []byte) {
 	s.Insert(map[string]any{
 		"id": id, "runner_id": runnerID, "workspace_id": workspaceID,
@@ -216,13 +219,13 @@ func (s *Server) updateMessage(sh *shape, id string, old, r map[string]any, lsn,
 	if sh.def.replica == "full" {
 		oldValue := map[string]*string{}
 		for _, c := range changed {
-			oldValue[c] = encodePtr(old[c], true)
+			oldValue[c] = s.cell(c, old[c], true)
 		}
 		return sh.change("update", id, s.live(sh, r), oldValue, lsn, txid)
 	}
 	value := map[string]*string{s.schema.pk: encodePtr(id, true)}
 	for _, c := range changed {
-		value[c] = encodePtr(r[c], true)
+		value[c] = s.cell(c, r[c], true)
 	}
 	return sh.change("update", id, value, nil, lsn, txid)
 }
@@ -243,9 +246,20 @@ func (s *Server) deleted(sh *shape, id string, old map[string]any) map[string]*s
 func (s *Server) project(sh *shape, r map[string]any, live bool) map[string]*string {
 	out := map[string]*string{}
 	for _, c := range s.columnsOf(sh, r) {
-		out[c] = encodePtr(r[c], live)
+		out[c] = s.cell(c, r[c], live)
 	}
 	return out
+}
+
+// cell encodes one column value; jsonb columns get Postgres' jsonb text form.
+func (s *Server) cell(col string, v any, live bool) *string {
+	p := encodePtr(v, live)
+	if p != nil && s.schema.typeOf(col) == "jsonb" {
+		if norm, ok := jsonbText(*p); ok {
+			return &norm
+		}
+	}
+	return p
 }
 
 // columnsOf lists the columns a shape carries: its `columns` param, or every
