@@ -175,7 +175,7 @@ func (s *stream) read(resp *http.Response, res *response) (*response, error) {
 	var missing []string
 	need := func(name string) string {
 		v, ok := resp.Header[http.CanonicalHeaderKey(name)]
-		if !ok || len(v) == 0 || (v[0] == "" && name != hUpToDate) {
+		if !ok || len(v) == 0 || v[0] == "" {
 			missing = append(missing, name)
 			return ""
 		}

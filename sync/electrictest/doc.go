@@ -13,6 +13,20 @@
 // connection dropped mid-body, a hung request, missing headers, the legacy
 // 204 live response). Every request is recorded for assertions.
 //
+// Use:
+//
+//	srv := electrictest.New(t, electrictest.WithBearerToken("tok"), electrictest.WithLiveHold(time.Second))
+//	srv.InsertMessage("m-1", "runner-1", "ws-1", []byte(`{"jsonrpc":"2.0","id":"r1","method":"runner.ping"}`))
+//	// point the runner at srv.URL() (CLAUDETTE_ELECTRICSQL_URL), then:
+//	srv.Delete("m-1"); srv.Rotate(); srv.Inject(electrictest.Unavailable("1"))
+//	reqs := srv.Requests() // method, query, headers, status, fault of each request
+//
+// Where it departs from the real server (see the package's tests): chunks
+// are counted in rows, not bytes; `where` is limited to `<col> = $n` or
+// `<col> = '<text>'`; SSE, subset snapshots, POST and DELETE are not served;
+// the bearer-token check models an auth proxy in front of Electric; a jsonb
+// value that is not JSON is passed through (real Postgres would refuse it).
+//
 // It owns nothing outside the test that creates it and must not import the
 // runner's packages: it is the other side of the wire.
 package electrictest
