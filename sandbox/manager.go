@@ -112,6 +112,9 @@ func (m *Manager) Check(ctx context.Context) (Capabilities, error) {
 	if err != nil {
 		return caps, err
 	}
+	if err := m.checkOwnMounts(ctx); err != nil { // Docker-out-of-Docker: selfcheck.go
+		return caps, err
+	}
 	if err := m.images.EnsurePresent(ctx, m.cfg.Sandbox.Image); err != nil {
 		return caps, fmt.Errorf("sandbox image: %w", err)
 	}
