@@ -208,4 +208,3 @@ func randomHex(t *testing.T) string {
 	}
 	return hex.EncodeToString(b)
 }
-
