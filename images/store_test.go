@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { demotest.Main(m) }
 
 func newStore(t *testing.T, pull string, allowed ...string) (*images.Store, *client.Client, *observer.ObservedLogs) {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

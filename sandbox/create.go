@@ -56,7 +56,7 @@ func (m *Manager) createOptions(s *Spec, image string, timeout time.Duration, de
 		PidMode:        "",
 		UTSMode:        "",
 		UsernsMode:     "",
-		CgroupnsMode:   m.cgroupns(),
+		CgroupnsMode:   container.CgroupnsModePrivate,
 		OomScoreAdj:    oomScoreAdj,
 		Runtime:        m.cfg.Sandbox.Runtime,
 		LogConfig:      logConfig(int64(sc.OutputLimit)),
@@ -97,14 +97,6 @@ func logConfig(outputLimit int64) container.LogConfig {
 func graceSeconds(d time.Duration) int {
 	s := int(math.Ceil(d.Seconds()))
 	return max(s, 1)
-}
-
-// cgroupns gives each sandbox its own cgroup namespace where the runtime supports it.
-func (m *Manager) cgroupns() container.CgroupnsMode {
-	if m.caps.CgroupVersion == "2" || m.caps.CgroupVersion == "1" {
-		return container.CgroupnsModePrivate
-	}
-	return ""
 }
 
 // create creates the container, replacing a dead one of the same name. A

@@ -137,6 +137,7 @@ func (e *env) spec(workspace, prompt string) sandbox.Spec {
 		Checkout: e.hostDir(workspace + "-checkout"),
 		Mounts:   []sandbox.Mount{{Source: e.hostDir(workspace + "-state"), Target: "/state"}},
 		Stdin:    []byte(prompt),
+		Labels:   map[string]string{demotest.TestLabel: "true"},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -144,7 +145,7 @@ func deadContainer(t *testing.T, cli *client.Client, runnerID, image string) str
 	defer cancel()
 	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{Image: image, Entrypoint: []string{"/bin/true"}, Labels: map[string]string{
-			sandbox.LabelManaged: "true", sandbox.LabelRunnerID: runnerID, sandbox.LabelWorkspaceID: "ws-dead", sandbox.LabelMessageID: "m-dead"}},
+			sandbox.LabelManaged: "true", sandbox.LabelRunnerID: runnerID, sandbox.LabelWorkspaceID: "ws-dead", sandbox.LabelMessageID: "m-dead", demotest.TestLabel: "true"}},
 		HostConfig: &container.HostConfig{NetworkMode: "none"},
 	})
 	if err != nil {

@@ -95,10 +95,11 @@ func New(p Params) (*Manager, error) {
 	return m, nil
 }
 
-// NewClient returns a Docker engine client configured from the environment,
-// negotiating the API version with the engine.
+// NewClient returns a Docker engine client configured from the environment
+// (DOCKER_HOST, DOCKER_CERT_PATH...); the client negotiates the API version
+// with the engine on first use (the module's default since v0.5).
 func NewClient() (*client.Client, error) {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
