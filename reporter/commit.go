@@ -18,23 +18,21 @@ type commitReq struct {
 
 var reqPool = sync.Pool{New: func() any { return &commitReq{done: make(chan error, 1)} }}
 
-// committer is group commit: one goroutine stores everything pending from
-// all producers, and the sender's deletions, in one transaction and fsync.
+// committer is group commit: one goroutine writes everything pending from
+// all producers with one write and one fdatasync.
 type committer struct {
 	ob *outbox
-	// onCommit is called after each successful transaction that stored items.
-	onCommit func(lastKey uint64, items int, bytes int64)
-	// onError is called when a transaction fails.
+	// onCommit is called after each commit that stored items.
+	onCommit func(lastID uint64, items int, bytes int64)
+	// onError is called when a commit fails.
 	onError func(err error)
 
-	mu       sync.Mutex
-	queue    []*commitReq
-	spare    []*commitReq
-	deleteTo uint64
-	closed   bool
-	groups   [][]Item // reused by the committer goroutine
-	wake     chan struct{}
-	done     chan struct{}
+	mu     sync.Mutex
+	queue  []*commitReq
+	spare  []*commitReq
+	closed bool
+	wake   chan struct{}
+	done   chan struct{}
 }
 
 func newCommitter(ob *outbox) *committer {
@@ -50,26 +48,11 @@ func (c *committer) enqueue(r *commitReq) bool {
 	}
 	c.queue = append(c.queue, r)
 	c.mu.Unlock()
-	c.signal()
-	return true
-}
-
-// deleteUpTo asks for the removal of every key up to and including key, with
-// the next transaction. The sender does not wait for it: it reads on from key+1.
-func (c *committer) deleteUpTo(key uint64) {
-	c.mu.Lock()
-	if key > c.deleteTo {
-		c.deleteTo = key
-	}
-	c.mu.Unlock()
-	c.signal()
-}
-
-func (c *committer) signal() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // run commits until stop is closed, then commits what is left and returns.
@@ -78,6 +61,7 @@ func (c *committer) run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-c.wake:
+			c.commitPending()
 		case <-stop:
 			c.mu.Lock()
 			c.closed = true
@@ -85,44 +69,31 @@ func (c *committer) run(stop <-chan struct{}) {
 			c.commitPending()
 			return
 		}
-		c.commitPending()
 	}
 }
 
 func (c *committer) commitPending() {
 	c.mu.Lock()
-	queue, del := c.queue, c.deleteTo
+	queue := c.queue
 	c.queue, c.spare = c.spare[:0], queue
-	c.deleteTo = 0
 	c.mu.Unlock()
-	if len(queue) == 0 && del == 0 {
+	if len(queue) == 0 {
 		return
 	}
-	groups := c.groups[:0]
 	var n int
 	var size int64
 	for _, r := range queue {
-		groups = append(groups, r.items)
 		n += len(r.items)
 		size += r.bytes
 	}
-	last, err := c.ob.commit(groups, del, time.Now())
+	last, err := c.ob.appendItems(queue, time.Now())
 	if err != nil {
 		c.onError(err)
-		if del > 0 { // keep the deletion for the next transaction
-			c.mu.Lock()
-			if del > c.deleteTo {
-				c.deleteTo = del
-			}
-			c.mu.Unlock()
-		}
-	} else if n > 0 {
+	} else {
 		c.onCommit(last, n, size)
 	}
 	for i, r := range queue {
 		r.done <- err
 		queue[i] = nil
 	}
-	clear(groups)
-	c.groups = groups[:0]
 }

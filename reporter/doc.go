@@ -3,16 +3,19 @@
 // conversation.event and conversation.state notifications, and
 // runner.heartbeat.
 //
-// Every item is stored durably in an outbox ({dataDir}/outbox.db, bbolt)
-// before Send returns; a single sender drains the outbox in order, in batches
-// bounded by items and bytes, and POSTs each batch as a JSON array. A 2xx
-// removes the batch; 408, 429, 5xx and network errors are retried with
+// Every item is stored durably in the outbox, an append-only log of segment
+// files in {dataDir}/outbox, before Send returns: concurrent Sends are written
+// together with one write and one fdatasync (group commit). A single sender
+// drains the log in order, in batches bounded by items and bytes, and POSTs
+// each batch as a JSON array. A 2xx moves past the batch (delivered segments
+// are deleted); 408, 429, 5xx and network errors are retried with
 // full-jitter backoff, in order; 401 and 403 keep the data, mark the
 // "orchestrator" readiness component not ready and retry slowly; any other
 // 4xx moves the batch to a file in {dataDir}/deadletter and delivery goes on.
 // Producers wait (backpressure) while the outbox is over its size bound.
+// Heartbeats are not stored: the latest one rides with the next batch.
 //
-// The package owns the outbox file, the dead-letter directory and the HTTP
+// The package owns {dataDir}/outbox, {dataDir}/deadletter and the HTTP
 // conversation with the orchestrator. It must not decide what is sent: the
 // conversation layer and the intake build the items (Event, State, Response)
 // and choose their seq; the reporter only stores, orders and delivers them.

@@ -271,4 +271,3 @@ func eventKeys(msg string, from, to int64) []string {
 	}
 	return out
 }
-

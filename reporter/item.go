@@ -14,21 +14,21 @@ import (
 // Item is one JSON-RPC object on its way to the orchestrator, encoded once
 // when it is built. Build items with Event, State and Response.
 type Item struct {
-	buf []byte // header (see outbox.go) followed by the JSON object
+	buf []byte // the JSON object
 	err error
 }
 
 // JSON is the item as it is sent, or nil when it could not be encoded.
 func (it Item) JSON() []byte {
-	if it.err != nil || len(it.buf) < headerLen {
+	if it.err != nil {
 		return nil
 	}
-	return it.buf[headerLen:]
+	return it.buf
 }
 
 // Err is why the item could not be encoded; Send refuses such an item.
 func (it Item) Err() error {
-	if it.err == nil && len(it.buf) < headerLen {
+	if it.err == nil && len(it.buf) == 0 {
 		return errors.New("empty item: build items with Event, State or Response")
 	}
 	return it.err
@@ -45,8 +45,8 @@ func Event(p rpc.EventParams) Item {
 	if !json.Valid(p.Event) {
 		return Item{err: fmt.Errorf("event of message %s seq %d is not valid JSON", p.MessageID, p.Seq)}
 	}
-	n := headerLen + len(eventPrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.Event) + 96
-	b := make([]byte, headerLen, n)
+	n := len(eventPrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.Event) + 96
+	b := make([]byte, 0, n)
 	b = append(b, eventPrefix...)
 	b = appendIDs(b, p.MessageID, p.WorkspaceID, p.ConversationID, p.Seq)
 	b = append(b, `,"event":`...)
@@ -57,8 +57,8 @@ func Event(p rpc.EventParams) Item {
 
 // State is a conversation.state notification.
 func State(p rpc.StateParams) Item {
-	n := headerLen + len(statePrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.State) + 96
-	b := make([]byte, headerLen, n)
+	n := len(statePrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.State) + 96
+	b := make([]byte, 0, n)
 	b = append(b, statePrefix...)
 	b = appendIDs(b, p.MessageID, p.WorkspaceID, p.ConversationID, p.Seq)
 	b = append(b, `,"state":`...)
@@ -91,7 +91,7 @@ func Response(resp rpc.Response) Item {
 	if err != nil {
 		return Item{err: fmt.Errorf("encode response %s: %w", resp.ID, err)}
 	}
-	return withHeader(body)
+	return Item{buf: body}
 }
 
 // heartbeat is a runner.heartbeat notification.
@@ -100,12 +100,7 @@ func heartbeat(st rpc.RunnerStatus) Item {
 	if err != nil {
 		return Item{err: fmt.Errorf("encode heartbeat: %w", err)}
 	}
-	return withHeader(body)
-}
-
-func withHeader(body []byte) Item {
-	b := make([]byte, headerLen, headerLen+len(body))
-	return Item{buf: append(b, body...)}
+	return Item{buf: body}
 }
 
 func appendIDs(b []byte, messageID, workspaceID, conversationID string, seq int64) []byte {

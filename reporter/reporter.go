@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,7 @@ type Tuning struct {
 	RetryCap       time.Duration // backoff ceiling (default 32s)
 	AuthRetry      time.Duration // retry interval after 401/403 (default 30s)
 	RequestTimeout time.Duration // one POST (default 2m)
+	SegmentBytes   int           // outbox segment file size (default 64 MiB)
 }
 
 func (t Tuning) withDefaults() Tuning {
@@ -54,6 +56,9 @@ func (t Tuning) withDefaults() Tuning {
 	}
 	if t.BatchBytes <= 0 {
 		t.BatchBytes = 1 << 20
+	}
+	if t.SegmentBytes <= 0 {
+		t.SegmentBytes = 64 << 20
 	}
 	def(&t.Linger, 5*time.Millisecond)
 	def(&t.RetryBase, time.Second)
@@ -80,8 +85,8 @@ type Reporter struct {
 
 	com       atomic.Pointer[committer]
 	newData   chan struct{} // committer -> sender
-	committed atomic.Uint64 // last key stored
-	delivered atomic.Uint64 // every key up to it is delivered or dead-lettered
+	committed atomic.Uint64 // id of the last item stored
+	delivered atomic.Uint64 // every id up to it is delivered or dead-lettered
 	pending   atomic.Int64  // bytes in the outbox
 	items     atomic.Int64  // items in the outbox
 	overBound atomic.Bool
@@ -142,12 +147,13 @@ func (r *Reporter) Start(context.Context) error {
 	if r.running || r.ob != nil {
 		return errors.New("reporter: already started")
 	}
-	ob, st, err := openOutbox(r.cfg.DataDir)
+	ob, st, err := openOutbox(filepath.Join(r.cfg.DataDir, outboxDir), int64(r.tune.SegmentBytes), r.log)
 	if err != nil {
 		return err
 	}
 	r.ob = ob
-	r.committed.Store(st.lastKey)
+	r.committed.Store(st.last)
+	r.delivered.Store(st.next - 1)
 	r.pending.Store(st.bytes)
 	r.items.Store(st.count)
 	r.m.outboxBytes.Set(float64(st.bytes))
@@ -162,7 +168,7 @@ func (r *Reporter) Start(context.Context) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	s := newSender(r)
+	s := newSender(r, st)
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); s.run(ctx) }()
 	go func() { defer r.wg.Done(); r.heartbeatLoop(ctx) }()

@@ -40,8 +40,8 @@ func TestRestartDeliversPendingOutbox(t *testing.T) {
 	if n := len(first.logged("outbox not drained before stop; the rest is delivered after the next start")); n != 1 {
 		t.Fatalf("stop with a pending outbox logged %d warnings", n)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "outbox.db")); err != nil {
-		t.Fatalf("outbox file: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "outbox")); err != nil {
+		t.Fatalf("outbox dir: %v", err)
 	}
 
 	orch.SetDefault(orchestratortest.Reply{})

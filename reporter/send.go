@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 )
 
@@ -22,10 +21,10 @@ func (r *Reporter) Send(ctx context.Context, items ...Item) error {
 		if err := it.Err(); err != nil {
 			return fmt.Errorf("send item %d of %d: %w", i+1, len(items), err)
 		}
-		if int64(len(it.buf)) > bolt.MaxValueSize {
+		if len(it.buf) > maxItemBytes {
 			return fmt.Errorf("send item %d of %d: %d bytes is more than the outbox can store", i+1, len(items), len(it.buf))
 		}
-		size += int64(len(it.buf))
+		size += recordSize(it.buf)
 	}
 	com := r.com.Load()
 	if com == nil {
@@ -79,8 +78,8 @@ func (r *Reporter) waitForRoom(ctx context.Context) error {
 }
 
 // committedItems runs on the committer after a transaction stored items.
-func (r *Reporter) committedItems(lastKey uint64, n int, size int64) {
-	r.committed.Store(lastKey)
+func (r *Reporter) committedItems(lastID uint64, n int, size int64) {
+	r.committed.Store(lastID)
 	r.m.queued.Add(float64(n))
 	r.m.outboxItems.Set(float64(r.items.Add(int64(n))))
 	r.m.outboxBytes.Set(float64(r.pending.Add(size)))
@@ -90,10 +89,9 @@ func (r *Reporter) committedItems(lastKey uint64, n int, size int64) {
 	}
 }
 
-// removed runs on the sender when items up to lastKey were delivered or set aside.
-func (r *Reporter) removed(lastKey uint64, n int, size int64) {
-	r.com.Load().deleteUpTo(lastKey)
-	r.delivered.Store(lastKey)
+// removed runs on the sender when items up to lastID were delivered or set aside.
+func (r *Reporter) removed(lastID uint64, n int, size int64) {
+	r.delivered.Store(lastID)
 	r.m.outboxItems.Set(float64(r.items.Add(-int64(n))))
 	pending := r.pending.Add(-size)
 	r.m.outboxBytes.Set(float64(pending))

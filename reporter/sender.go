@@ -2,33 +2,40 @@ package reporter
 
 import (
 	"context"
-	"encoding/binary"
+	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 )
 
-// batch is one POST body: outbox items from first to last, in order, and
-// maybe the latest heartbeat.
+// batch is one POST body: outbox items first..last, in order, and maybe the
+// latest heartbeat.
 type batch struct {
 	body        []byte
 	items       int
-	bytes       int64 // outbox bytes of the items (headers included)
+	bytes       int64 // outbox bytes of the items
 	first, last uint64
 	times       []int64 // commit time of each item, for the latency histogram
+	end         position
 	hb          *Item
 }
 
 // sender is the one goroutine that drains the outbox, in order.
 type sender struct {
 	r     *Reporter
+	ob    *outbox
 	log   *zap.Logger
-	next  uint64 // first key not yet delivered
+	pos   position // first item not yet delivered
+	next  uint64   // its id
+	buf   []byte   // read buffer
 	b     batch
 	tries int // consecutive failed attempts
 }
 
-func newSender(r *Reporter) *sender { return &sender{r: r, log: r.log} }
+func newSender(r *Reporter, st outboxStats) *sender {
+	return &sender{r: r, ob: r.ob, log: r.log, pos: st.start, next: st.next,
+		buf: make([]byte, r.tune.BatchBytes+recordHeader+4<<10)}
+}
 
 func (s *sender) run(ctx context.Context) {
 	for ctx.Err() == nil {
@@ -67,26 +74,80 @@ func (s *sender) build() error {
 	}
 	b.body = append(b.body[:0], '[')
 	b.items, b.bytes, b.first, b.last, b.times, b.hb = 0, 0, 0, 0, b.times[:0], nil
-	err := s.r.ob.read(s.next, func(key uint64, v []byte) bool {
-		js := v[headerLen:]
-		if b.items > 0 && (b.items >= t.BatchItems || len(b.body)+1+len(js) > t.BatchBytes) {
-			return false
-		}
+	pos, full := s.pos, false
+	add := func(rec record) {
 		if b.items > 0 {
 			b.body = append(b.body, ',')
 		} else {
-			b.first = key
+			b.first = rec.id
 		}
-		b.body = append(b.body, js...)
-		b.times = append(b.times, int64(binary.BigEndian.Uint64(v[1:headerLen])))
+		b.body = append(b.body, rec.payload...)
+		b.times = append(b.times, rec.ts)
 		b.items++
-		b.bytes += int64(len(v))
-		b.last = key
-		return true
-	})
-	if err != nil {
-		return err
+		b.bytes += rec.size
+		b.last = rec.id
+		pos.off += rec.size
+		full = b.items >= t.BatchItems || len(b.body) >= t.BatchBytes
 	}
+	for !full {
+		if pos.seg == nil {
+			if pos.seg = s.ob.first(); pos.seg == nil {
+				break
+			}
+			pos.off = 0
+		}
+		size := pos.seg.size.Load()
+		if pos.off >= size {
+			next := s.ob.after(pos.seg)
+			if pos.off < pos.seg.size.Load() {
+				continue // the segment grew before it was closed
+			}
+			if next == nil {
+				break
+			}
+			pos = position{seg: next}
+			continue
+		}
+		chunk := s.buf[:min(size-pos.off, int64(len(s.buf)))]
+		if _, err := pos.seg.f.ReadAt(chunk, pos.off); err != nil {
+			return fmt.Errorf("read outbox segment %s at %d: %w", pos.seg.path, pos.off, err)
+		}
+		for !full && len(chunk) > 0 {
+			rec, need, err := parseRecord(chunk)
+			if err != nil {
+				return fmt.Errorf("outbox segment %s at %d: %w", pos.seg.path, pos.off, err)
+			}
+			if need > 0 {
+				if int64(need) > size-pos.off {
+					return fmt.Errorf("outbox segment %s at %d: %w: record runs past the end", pos.seg.path, pos.off, errDamaged)
+				}
+				if need <= len(s.buf) {
+					break // read on from this record
+				}
+				if b.items > 0 {
+					full = true // an outsized item goes alone, next time
+					break
+				}
+				big := make([]byte, need)
+				if _, err := pos.seg.f.ReadAt(big, pos.off); err != nil {
+					return fmt.Errorf("read outbox segment %s at %d: %w", pos.seg.path, pos.off, err)
+				}
+				if rec, _, err = parseRecord(big); err != nil {
+					return fmt.Errorf("outbox segment %s at %d: %w", pos.seg.path, pos.off, err)
+				}
+				add(rec)
+				full = true
+				break
+			}
+			if b.items > 0 && len(b.body)+1+len(rec.payload) > t.BatchBytes {
+				full = true
+				break
+			}
+			add(rec)
+			chunk = chunk[rec.size:]
+		}
+	}
+	b.end = pos
 	if hb := s.r.hb.Load(); hb != nil {
 		if b.items > 0 {
 			b.body = append(b.body, ',')
@@ -169,7 +230,8 @@ func (s *sender) done() {
 		s.r.hb.CompareAndSwap(b.hb, nil)
 	}
 	if b.items > 0 {
-		s.next = b.last + 1
+		s.pos, s.next = b.end, b.last+1
+		s.ob.release(s.pos, s.next)
 		s.r.removed(b.last, b.items, b.bytes)
 	}
 }
