@@ -23,8 +23,8 @@ import (
 // 32,000 events/s. The log writes each group commit once, with one
 // fdatasync, and frees space by unlinking delivered segments.
 const (
-	outboxDir   = "outbox"
-	cursorFile  = "cursor"
+	outboxDir  = "outbox"
+	cursorFile = "cursor"
 )
 
 // outbox is the durable log of items waiting for delivery.
