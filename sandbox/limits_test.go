@@ -69,7 +69,7 @@ func TestForkBomb(t *testing.T) {
 	if cur := readInt(t, filepath.Join(pidsDir, "pids.current"), ""); cur > 64 {
 		t.Errorf("pids.current %d above the limit", cur)
 	}
-	time.Sleep(1500 * time.Millisecond) // let the run's cgroup sampler see pids.events
+	time.Sleep(time.Second) // let the run's cgroup sampler see pids.events
 	r.Cancel("fork bomb")
 	_, st := collect(t, r)
 	if st.Kind != sandbox.Cancelled || st.Reason != "stopped: cancelled (process limit 64 reached)" {

@@ -120,7 +120,7 @@ func (r *Run) supervise(wait client.ContainerWaitResult) {
 	m := r.m
 	timer := time.NewTimer(time.Until(r.deadline))
 	defer timer.Stop()
-	sample := time.NewTicker(time.Second)
+	sample := time.NewTicker(sampleEvery)
 	defer sample.Stop()
 	caps := m.Capabilities()
 
@@ -256,6 +256,10 @@ func (m *Manager) newRun(id, workspaceID, messageID string, timeout time.Duratio
 		func() { r.requestStop(OutputLimit) })
 	return r
 }
+
+// sampleEvery is how often a running container's cgroup counters are read:
+// the kernel drops them with the cgroup when the container ends.
+const sampleEvery = 250 * time.Millisecond
 
 // waitCondition is what the supervisor waits for.
 var waitCondition = container.WaitConditionNextExit
