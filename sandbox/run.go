@@ -133,7 +133,11 @@ func (r *Run) supervise(wait client.ContainerWaitResult) {
 		kind = k
 		m.log.Info("stopping sandbox", zap.String("workspace_id", r.workspaceID), zap.String("message_id", r.messageID),
 			zap.String("container_id", r.id), zap.String("why", string(k)))
-		go m.stopContainer(r.id)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.stopContainer(r.id)
+		}()
 	}
 	var exited bool
 	var waitErr error
