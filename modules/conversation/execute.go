@@ -2,6 +2,8 @@ package conversation
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
@@ -53,7 +55,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 	co, err := m.prepare(ctx, turn)
 	if err != nil {
 		if errdefs.IsInvalidArgument(err) {
-			return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeInvalidParams, "invalid params: %v", err))
+			return m.stoppedOr(t, out, invalidParams(err))
 		}
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeCheckoutFailed, "checkout failed: %v", err))
 	}
@@ -103,6 +105,17 @@ func (m *Manager) prepare(ctx context.Context, turn Turn) (workspace.Checkout, e
 		return m.ws.PrepareLocal(ctx, turn.WorkspaceID, turn.LocalPath, turn.Repository.Ref)
 	}
 	return m.ws.Prepare(ctx, turn.WorkspaceID, turn.Repository)
+}
+
+// invalidParams is -32602 for a turn the workspace refused (another
+// repository than the workspace's): the message and data name the field.
+func invalidParams(err error) *rpc.Error {
+	var fe *workspace.FieldError
+	if errors.As(err, &fe) {
+		return &rpc.Error{Code: rpc.CodeInvalidParams, Message: fmt.Sprintf("invalid params: %s %s", fe.Field, fe.Reason),
+			Data: map[string]string{"field": fe.Field}}
+	}
+	return rpc.Errorf(rpc.CodeInvalidParams, "invalid params: %v", err)
 }
 
 // stoppedOr is the outcome of a turn that ended before its agent ran: a stop

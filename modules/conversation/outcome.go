@@ -65,11 +65,17 @@ func (o outcome) response(id json.RawMessage) rpc.Response {
 		res.Status = status
 		return rpc.Failure(id, &rpc.Error{Code: code, Message: msg, Data: res})
 	}
+	// The runner's own cause comes first: a shutdown stops the sandbox the
+	// same way a cancel does.
+	stopped := o.status.Reason
+	if o.status.CancelReason != "" {
+		stopped = o.status.CancelReason
+	}
 	switch {
-	case o.cause == causeCancelled || o.status.Kind == sandbox.Cancelled:
-		return fail(rpc.CodeCancelled, rpc.StatusCancelled, "turn cancelled: "+o.status.Reason)
 	case o.cause == causeShutdown:
-		return fail(rpc.CodeShuttingDown, rpc.StatusFailed, "runner shutting down: "+o.status.Reason)
+		return fail(rpc.CodeShuttingDown, rpc.StatusFailed, "runner shutting down: "+stopped)
+	case o.cause == causeCancelled || o.status.Kind == sandbox.Cancelled:
+		return fail(rpc.CodeCancelled, rpc.StatusCancelled, "turn cancelled: "+stopped)
 	case o.status.Kind == sandbox.TimedOut:
 		return fail(rpc.CodeTimeout, rpc.StatusTimeout, "turn timed out: "+o.status.Reason)
 	case o.tracker.result == nil:

@@ -11,6 +11,8 @@ import (
 
 // Submit queues a turn and reports it queued. It returns once the turn is
 // durable, so a restart cannot lose it. A stopping runner answers -32006.
+// The queued state is sent before the turn can start, so that it keeps seq 1
+// ahead of everything else of the message.
 func (m *Manager) Submit(ctx context.Context, turn Turn) {
 	m.mu.Lock()
 	if m.stopping {
@@ -26,20 +28,25 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 	turn.Order = m.order.Add(1)
 	turn.Arrived = time.Now().UTC()
 	t := newTurnState(&turnRecord{Turn: turn, State: rpc.StateQueued, Seq: 1})
+	m.byMsg[turn.MessageID] = t
+	m.mu.Unlock()
+
 	if err := m.store.putTurn(t.rec); err != nil {
-		m.mu.Unlock()
 		m.log.Error("cannot record turn", zap.String("message_id", turn.MessageID), zap.Error(err))
+		m.mu.Lock()
+		delete(m.byMsg, turn.MessageID)
+		m.mu.Unlock()
 		m.answer(t, rpc.Errorf(rpc.CodeSandboxFailed, "runner cannot record the turn: %v", err))
 		return
 	}
-	m.byMsg[turn.MessageID] = t
-	m.pending = append(m.pending, t)
-	m.metrics.queued.Set(float64(len(m.pending)))
-	m.mu.Unlock()
-
 	m.log.Info("turn queued", zap.String("message_id", turn.MessageID),
 		zap.String("workspace_id", turn.WorkspaceID), zap.String("conversation_id", turn.ConversationID))
 	m.emitState(t, rpc.StateQueued, 1)
+
+	m.mu.Lock()
+	m.pending = append(m.pending, t)
+	m.metrics.queued.Set(float64(len(m.pending)))
+	m.mu.Unlock()
 	m.pump()
 }
 

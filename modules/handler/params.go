@@ -68,11 +68,16 @@ func invalid(field, msg string) *rpc.Error {
 		Data: map[string]string{"field": field}}
 }
 
-// fromErr turns a validation error (invalid-argument class) into -32602.
+// fromErr turns a validation error (invalid-argument class) into -32602,
+// naming the field the error names, else field.
 func fromErr(field string, err error) *rpc.Error {
 	var fe *conversation.FieldError
 	if errors.As(err, &fe) {
 		return invalid(fe.Field, fe.Message)
+	}
+	var wfe *workspace.FieldError
+	if errors.As(err, &wfe) {
+		return invalid(wfe.Field, wfe.Reason)
 	}
 	if errdefs.IsInvalidArgument(err) {
 		return &rpc.Error{Code: rpc.CodeInvalidParams, Message: "invalid params: " + err.Error(), Data: map[string]string{"field": field}}
@@ -96,12 +101,14 @@ func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
 	case !utf8.ValidString(p.Prompt) || strings.ContainsRune(p.Prompt, 0):
 		return conversation.Turn{}, invalid("prompt", "must be UTF-8 text without NUL")
 	}
+	// Every turn names its repository: the first clones it, later ones must
+	// name the same (the workspace refuses another one when it prepares).
 	var repo workspace.Repository
 	if p.Repository != nil {
 		repo = *p.Repository
-		if err := workspace.ValidateRepository(repo, allowHTTP); err != nil {
-			return conversation.Turn{}, fromErr("repository.url", err)
-		}
+	}
+	if err := workspace.ValidateRepository(repo, allowHTTP); err != nil {
+		return conversation.Turn{}, fromErr("repository.url", err)
 	}
 	var opts conversation.Options
 	if p.Options != nil {

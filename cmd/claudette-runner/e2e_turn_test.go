@@ -1,0 +1,72 @@
+package main
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
+)
+
+// A message yields ordered events and a successful response after its last
+// event; the file the agent wrote is in the checkout on the host.
+func TestE2EMessageYieldsEventsAndResponse(t *testing.T) {
+	e := newE2E(t, "turn")
+	e.send("msg-1", "ws-1", "conv-1", "Write a note.\nPROBE write notes/hello.txt hello from the sandbox", map[string]any{"maxTurns": 5})
+	res := result(t, e.response("msg-1"))
+
+	if res.Status != rpc.StatusCompleted || res.ConversationID != "conv-1" || res.SessionID == "" || res.ExitCode != 0 ||
+		res.NumTurns < 1 || res.Result == nil || !strings.Contains(*res.Result, "Ran 1 probes: 1 ok") || len(res.Usage) == 0 || string(res.Usage) == "null" {
+		t.Errorf("result = %+v (result %v)", res, deref(res.Result))
+	}
+	e.checkDelivery("msg-1")
+
+	items := e.orch.Message("msg-1")
+	if got, want := statesOf(items), []string{rpc.StateQueued, rpc.StatePreparing, rpc.StateRunning, rpc.StateFinished}; !slices.Equal(got, want) {
+		t.Errorf("states = %v, want %v", got, want)
+	}
+	// Every event sits between running and finished, and relays the agent's line.
+	running, finished := -1, -1
+	for i, it := range items {
+		if it.Seq() != int64(i+1) {
+			t.Errorf("item %d has seq %d", i, it.Seq())
+		}
+		if it.State != nil && it.State.State == rpc.StateRunning {
+			running = i
+		}
+		if it.State != nil && it.State.State == rpc.StateFinished {
+			finished = i
+		}
+		if it.Event != nil && (running < 0 || finished >= 0) {
+			t.Errorf("event seq %d outside running..finished", it.Seq())
+		}
+	}
+	types := eventTypes(t, e.orch.Events("msg-1"))
+	if len(types) < 4 || types[0] != "system/init" || types[len(types)-1] != "result/success" ||
+		!slices.Contains(types, "assistant") || !slices.Contains(types, "user") {
+		t.Errorf("event types = %v", types)
+	}
+	for _, ev := range e.orch.Events("msg-1") {
+		if ev.WorkspaceID != "ws-1" || ev.ConversationID != "conv-1" {
+			t.Errorf("event seq %d names %s/%s", ev.Seq, ev.WorkspaceID, ev.ConversationID)
+		}
+	}
+
+	// The agent wrote into the checkout, a clone of the repository.
+	got, err := os.ReadFile(e.checkout("ws-1", "notes", "hello.txt"))
+	if err != nil || string(got) != "hello from the sandbox" {
+		t.Errorf("notes/hello.txt = %q, %v", got, err)
+	}
+	if readme, err := os.ReadFile(e.checkout("ws-1", "README.md")); err != nil || string(readme) != repoFiles["README.md"] {
+		t.Errorf("README.md = %q, %v", readme, err)
+	}
+	e.waitNoContainers()
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
