@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // journalFile is the intake's durable state under the data dir: the shape
@@ -50,7 +51,7 @@ func openJournal(dir string, maxAge time.Duration, maxEntries int) (*journal, er
 	}
 	path := filepath.Join(dir, journalFile)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open intake journal %s: locked by another process (is another runner using this data dir?)", path)
 	}
 	if err != nil {
@@ -149,7 +150,7 @@ func (j *journal) prune(tx *bolt.Tx, now time.Time) error {
 	count := readCount(meta)
 	var drop [][]byte
 	c := byTime.Cursor()
-	for k, _ := c.First(); k != nil && len(k) >= 8; k, _ = c.Next() {
+	for k, _ := c.First(); len(k) >= 8; k, _ = c.Next() {
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
 		if count-len(drop) <= j.maxEntries && now.Sub(at) <= j.maxAge {
 			break

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
@@ -136,15 +135,6 @@ func newServed(t *testing.T) *served {
 	s.srv = gittest.Serve(t, repo)
 	s.url = s.srv.RepoURL(repo)
 	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if strings.Contains(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func asFieldError(err error, target **FieldError) bool { return errors.As(err, target) }

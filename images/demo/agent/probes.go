@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -226,13 +225,4 @@ func probeSleep(ctx context.Context, _ *agent, args string) findings {
 	case <-ctx.Done():
 		return failure("interrupted", "ms", time.Since(start).Milliseconds())
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -24,7 +24,7 @@ func main() {
 }
 
 func run(ctx context.Context, tag string) error {
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
 	}

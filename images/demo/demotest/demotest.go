@@ -81,7 +81,7 @@ func buildImage() (string, error) {
 		return "", err
 	}
 	tag := fmt.Sprintf("%s:%s-%s", Repository, binaryName(), hash[:12])
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return "", fmt.Errorf("docker client: %w", err)
 	}
@@ -118,7 +118,7 @@ func cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demotest: docker client: %v\n", err)
 		return

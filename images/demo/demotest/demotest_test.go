@@ -20,7 +20,7 @@ func TestImageIsLabelledAndStable(t *testing.T) {
 	if again := demotest.Image(t); again != tag {
 		t.Fatalf("second call gave %q, first %q", again, tag)
 	}
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
