@@ -102,7 +102,7 @@ func flushAll(b *testing.B, rep *reporter.Reporter) {
 // BenchmarkDeliver measures 1 KiB events per second from producers' Send to
 // a local orchestrator's 2xx, with the default batching.
 func BenchmarkDeliver(b *testing.B) {
-	cases := []struct{ producers, chunk int }{{1, 64}, {4, 64}, {8, 1}}
+	cases := []struct{ producers, chunk int }{{1, 64}, {4, 64}, {4, 256}, {8, 1}}
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("producers=%d/chunk=%d", c.producers, c.chunk), func(b *testing.B) {
 			var status atomic.Int32

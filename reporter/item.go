@@ -42,7 +42,7 @@ var (
 // Event is a conversation.event notification: one line the agent printed,
 // carried unchanged (it must be one JSON value).
 func Event(p rpc.EventParams) Item {
-	if !json.Valid(p.Event) {
+	if !validJSON(p.Event) {
 		return Item{err: fmt.Errorf("event of message %s seq %d is not valid JSON", p.MessageID, p.Seq)}
 	}
 	n := len(eventPrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.Event) + 96
