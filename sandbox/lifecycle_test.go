@@ -43,9 +43,9 @@ func TestConflict(t *testing.T) {
 }
 
 // TestReconcileAndAttach: a runner "restarts" while a turn runs; the new
-// manager finds the running container, removes the dead one, and follows
-// the running one again from where the old one stopped, losing and
-// repeating nothing.
+// manager finds the running container and an exited one, removes the one
+// that never started, and follows the running one again from where the old
+// one stopped, losing and repeating nothing; the unclaimed one is removed.
 func TestReconcileAndAttach(t *testing.T) {
 	cfg := testConfig(t)
 	first := startManager(t, cfg)
@@ -66,16 +66,23 @@ func TestReconcileAndAttach(t *testing.T) {
 	if st := r.Wait(ctx); st.Kind != sandbox.Detached {
 		t.Fatalf("status after stop %+v, want detached", st)
 	}
-	deadID := deadContainer(t, first.docker, cfg.RunnerID, cfg.Sandbox.Image)
+	exitedID := deadContainer(t, first.docker, cfg.RunnerID, cfg.Sandbox.Image, true)
+	neverStartedID := deadContainer(t, first.docker, cfg.RunnerID, cfg.Sandbox.Image, false)
 
 	second := startManager(t, cfg)
-	left := second.m.Leftovers()
-	if len(left) != 1 || left[0].ContainerID != r.ContainerID() || left[0].WorkspaceID != "ws-attach" ||
-		left[0].MessageID != spec.MessageID || left[0].Labels[sandbox.LabelManaged] != "true" {
-		t.Fatalf("leftovers %+v, want the running turn", left)
+	left := map[string]sandbox.Leftover{}
+	for _, l := range second.m.Leftovers() {
+		left[l.ContainerID] = l
 	}
-	if _, err := second.docker.ContainerInspect(ctx, deadID, client.ContainerInspectOptions{}); !errdefs.IsNotFound(err) {
-		t.Errorf("dead container not removed at start: %v", err)
+	if l, ok := left[r.ContainerID()]; len(left) != 2 || !ok || l.WorkspaceID != "ws-attach" ||
+		l.MessageID != spec.MessageID || l.Labels[sandbox.LabelManaged] != "true" || l.State != "running" {
+		t.Fatalf("leftovers %+v, want the running turn and the exited one", left)
+	}
+	if l := left[exitedID]; l.State != "exited" {
+		t.Errorf("exited turn container: %+v, want a leftover in state exited", l)
+	}
+	if _, err := second.docker.ContainerInspect(ctx, neverStartedID, client.ContainerInspectOptions{}); !errdefs.IsNotFound(err) {
+		t.Errorf("never started container not removed at start: %v", err)
 	}
 	if _, err := second.m.Run(ctx, second.spec("ws-attach", "PROBE report\n")); !errdefs.IsConflict(err) {
 		t.Errorf("run while the leftover runs: %v, want a conflict", err)
@@ -85,8 +92,14 @@ func TestReconcileAndAttach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(second.m.Leftovers()) != 0 {
-		t.Errorf("leftover still listed after attach")
+	if got := second.m.Leftovers(); len(got) != 1 || got[0].ContainerID != exitedID {
+		t.Errorf("leftovers after attach %+v, want only the exited one", got)
+	}
+	if err := second.m.RemoveWorkspace(ctx, "ws-dead-true"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.docker.ContainerInspect(ctx, exitedID, client.ContainerInspectOptions{}); !errdefs.IsNotFound(err) {
+		t.Errorf("unclaimed leftover not removed by RemoveWorkspace: %v", err)
 	}
 	after, st := collect(t, again)
 	if !st.OK() {
@@ -138,18 +151,25 @@ func checkWholeTurn(t *testing.T, lines []sandbox.Line) {
 	}
 }
 
-// deadContainer makes an exited container labelled as a sandbox of the runner.
-func deadContainer(t *testing.T, cli *client.Client, runnerID, image string) string {
+// deadContainer makes a container labelled as a sandbox of the runner that
+// is not running: exited when start is true, never started otherwise.
+func deadContainer(t *testing.T, cli *client.Client, runnerID, image string, start bool) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{Image: image, Entrypoint: []string{"/bin/true"}, Labels: map[string]string{
-			sandbox.LabelManaged: "true", sandbox.LabelRunnerID: runnerID, sandbox.LabelWorkspaceID: "ws-dead", sandbox.LabelMessageID: "m-dead", demotest.TestLabel: "true"}},
+			sandbox.LabelManaged: "true", sandbox.LabelRunnerID: runnerID, sandbox.LabelWorkspaceID: "ws-dead-" + strconv.FormatBool(start), sandbox.LabelMessageID: "m-dead", demotest.TestLabel: "true"}},
 		HostConfig: &container.HostConfig{NetworkMode: "none"},
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = cli.ContainerRemove(context.Background(), res.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	if !start {
+		return res.ID
 	}
 	wait := cli.ContainerWait(ctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := cli.ContainerStart(ctx, res.ID, client.ContainerStartOptions{}); err != nil {
@@ -203,4 +223,45 @@ func TestRemoveWorkspace(t *testing.T) {
 	if err := next.m.RemoveWorkspace(ctx, "ws-never-existed"); err != nil {
 		t.Errorf("removing a workspace without a sandbox: %v", err)
 	}
+}
+
+// TestAttachExited: the turn ends while no runner reads it; after the restart
+// its container is an exited leftover, and Attach reads the rest of its output
+// to the result line, with its real exit status.
+func TestAttachExited(t *testing.T) {
+	cfg := testConfig(t)
+	first := startManager(t, cfg)
+	r := first.run(first.spec("ws-exited", "PROBE events 20 300\nPROBE sleep 1\nPROBE events 20 300\n"))
+	var before []sandbox.Line
+	for l := range r.Lines() {
+		before = append(before, l)
+		if len(before) == 5 {
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := first.m.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wait := first.docker.ContainerWait(ctx, r.ContainerID(), client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-wait.Result:
+	case err := <-wait.Error:
+		t.Fatal(err)
+	}
+
+	second := startManager(t, cfg)
+	if left := second.m.Leftovers(); len(left) != 1 || left[0].State != "exited" {
+		t.Fatalf("leftovers %+v, want the exited turn", left)
+	}
+	again, err := second.m.Attach(ctx, r.ContainerID(), int64(len(before)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, st := collect(t, again)
+	if !st.OK() || st.ExitCode != 0 {
+		t.Errorf("status %+v, want the agent's own exit 0", st)
+	}
+	checkWholeTurn(t, append(before, after...))
 }

@@ -12,9 +12,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// Leftover is a container of this runner found running at start: a turn
-// that outlived the previous runner process. Attach follows it again;
-// RemoveWorkspace removes it.
+// Leftover is a container of this runner found at start that may still hold
+// a turn's output: running (the turn outlived the previous runner process) or
+// exited (it finished while no runner was reading). Attach follows it again
+// (an exited one is read to its end); RemoveWorkspace removes it.
 type Leftover struct {
 	ContainerID string
 	Name        string
@@ -25,8 +26,8 @@ type Leftover struct {
 	Created     time.Time
 }
 
-// Leftovers returns the containers of this runner that were running at start
-// and are not followed or removed since.
+// Leftovers returns the containers of this runner that were running or had
+// exited at start and are not followed or removed since.
 func (m *Manager) Leftovers() []Leftover {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -46,8 +47,9 @@ func (m *Manager) list(ctx context.Context, workspaceID string) ([]container.Sum
 	return res.Items, nil
 }
 
-// reconcile finds the containers a previous run of this runner left: live
-// ones become Leftovers, the others are removed.
+// reconcile finds the containers a previous run of this runner left: those
+// of a turn, running or exited, become Leftovers (their output can still be
+// read); the others (never started, dead, or no turn's) are removed.
 func (m *Manager) reconcile(ctx context.Context) error {
 	items, err := m.list(ctx, "")
 	if err != nil {
@@ -57,15 +59,16 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	var errs []error
 	for _, c := range items {
 		live := c.State == container.StateRunning || c.State == container.StatePaused || c.State == container.StateRestarting
+		readable := live || c.State == container.StateExited
 		switch {
-		case live && c.Labels[LabelWorkspaceID] != "":
+		case readable && c.Labels[LabelWorkspaceID] != "" && c.Labels[LabelMessageID] != "":
 			l := Leftover{ContainerID: c.ID, WorkspaceID: c.Labels[LabelWorkspaceID], MessageID: c.Labels[LabelMessageID],
 				Labels: c.Labels, State: string(c.State), Created: time.Unix(c.Created, 0)}
 			if len(c.Names) > 0 {
 				l.Name = c.Names[0]
 			}
 			left = append(left, l)
-			m.log.Info("sandbox left running by a previous run", zap.String("workspace_id", l.WorkspaceID),
+			m.log.Info("sandbox left by a previous run", zap.String("workspace_id", l.WorkspaceID),
 				zap.String("message_id", l.MessageID), zap.String("container_id", c.ID), zap.String("state", l.State))
 		default:
 			m.log.Info("removing dead sandbox container", zap.String("workspace_id", c.Labels[LabelWorkspaceID]),
