@@ -354,3 +354,24 @@ func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
+
+// waitContainersExited waits until none of the runner's containers runs.
+func (e *e2e) waitContainersExited() {
+	e.t.Helper()
+	deadline := time.Now().Add(e2eWait)
+	for {
+		running := 0
+		for _, c := range e.containers() {
+			if strings.Contains(c, "running") {
+				running++
+			}
+		}
+		if running == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("containers still running: %v", e.containers())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

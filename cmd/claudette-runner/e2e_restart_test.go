@@ -82,3 +82,30 @@ func TestE2EKill9MidTurnThenRestartLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d events, %d before the kill, repeated: %v", len(events), before, e.orch.Duplicates())
 }
+
+// kill -9 mid-turn, and the sandbox ends while the runner is down: the turn
+// is still answered, once, and its finished state takes a seq none of the
+// events delivered before the kill had.
+func TestE2EKill9AndTheSandboxEndsWhileDown(t *testing.T) {
+	e := newE2E(t, "kill9gone")
+	e.send("msg-g", "ws-g", "conv-g", "PROBE events 4 100\nPROBE sleep 1s", nil)
+	e.waitEvent("msg-g", `"command":"PROBE sleep 1s"`)
+	e.kill9()
+	e.waitContainersExited()
+	e.start()
+
+	it := e.response("msg-g")
+	if it.Error != nil {
+		// The sandbox is gone: the runner says so rather than staying silent.
+		if it.Error.Code != rpc.CodeAgentFailed || !strings.Contains(it.Error.Message, "restarted") {
+			t.Errorf("answer = %d %q", it.Error.Code, it.Error.Message)
+		}
+	} else if res := result(t, it); res.Status != rpc.StatusCompleted {
+		t.Errorf("result = %+v", res)
+	}
+	e.checkDelivery("msg-g")
+	if states := statesOf(e.orch.Message("msg-g")); states[len(states)-1] != rpc.StateFinished {
+		t.Errorf("states = %v", states)
+	}
+	e.waitNoContainers()
+}

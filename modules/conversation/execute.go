@@ -86,6 +86,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 
 	t.rec.State, t.rec.ContainerID, t.rec.Checkout = rpc.StateRunning, run.ContainerID(), co.Dir
 	t.rec.SessionID, t.rec.Resume, t.rec.StartedAt = sess.ID, sess.Resume, time.Now().UTC()
+	t.rec.Lines, t.rec.LinesSeq = 0, max(t.rec.Seq, t.rec.MaxSeq)+1 // the lines follow the running state
 	m.emitState(t, rpc.StateRunning, m.nextSeq(t, rpc.StateRunning))
 	m.log.Info("turn running", zap.String("message_id", turn.MessageID), zap.String("workspace_id", turn.WorkspaceID),
 		zap.String("session_id", sess.ID), zap.Bool("resume", sess.Resume), zap.String("container_id", run.ContainerID()))
@@ -201,9 +202,11 @@ func (m *Manager) answer(t *turnState, rerr *rpc.Error) {
 }
 
 // nextSeq reserves the next seq durably before it is sent, so that a restart
-// never hands the same seq to a different item.
+// never hands the same seq to a different item: it follows every seq ever
+// reserved, also those of lines a lost sandbox cannot replay.
 func (m *Manager) nextSeq(t *turnState, state string) int64 {
-	t.rec.Seq++
+	t.rec.Seq = max(t.rec.Seq, t.rec.MaxSeq) + 1
+	t.rec.MaxSeq = t.rec.Seq
 	t.rec.State = state
 	if err := m.store.putTurn(t.rec); err != nil {
 		m.log.Warn("cannot record turn progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))

@@ -1,65 +1,92 @@
 package conversation
 
 import (
-	"time"
-
 	"context"
+	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"go.uber.org/zap"
 )
 
 // recover takes up the turns an earlier run of the runner left unfinished.
-// Queued and preparing turns are queued again (preparation starts over). A
-// running turn whose sandbox still runs is re-attached: the rest of its output
-// is relayed with continuing seq, from the last line known to be delivered, so a
-// repeated line repeats its (messageId, seq). A running turn whose sandbox is
-// gone is answered -32003: never silence.
+// A running turn whose sandbox still runs is re-attached: the rest of its
+// output is relayed with continuing seq, from the last line known to be
+// delivered, so a repeated line repeats its (messageId, seq). A turn that was
+// still preparing but whose sandbox had already started is adopted the same
+// way. Other queued and preparing turns are queued again (preparation starts
+// over). A running turn whose sandbox is gone is answered -32003: never
+// silence. Sandboxes no unfinished turn owns are removed, so that they cannot
+// block their workspace.
 func (m *Manager) recover(ctx context.Context) error {
 	recs, err := m.store.turns()
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return nil
-	}
-	alive := map[string]bool{}
+	alive := map[string]bool{}            // container id
+	byMessage := map[string]leftoverRef{} // message id
 	for _, l := range m.sb.Leftovers() {
 		alive[l.ContainerID] = true
+		byMessage[l.MessageID] = leftoverRef{containerID: l.ContainerID, workspaceID: l.WorkspaceID}
 	}
+	owned := map[string]bool{}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, rec := range recs {
 		t := newTurnState(rec)
 		if rec.Turn.Order > m.order.Load() {
 			m.order.Store(rec.Turn.Order)
 		}
 		m.byMsg[rec.Turn.MessageID] = t
-		log := m.log.With(zap.String("message_id", rec.Turn.MessageID), zap.String("workspace_id", rec.Turn.WorkspaceID))
+		ws := rec.Turn.WorkspaceID
+		log := m.log.With(zap.String("message_id", rec.Turn.MessageID), zap.String("workspace_id", ws))
+		left, started := byMessage[rec.Turn.MessageID]
 		switch {
+		case rec.State == rpc.StateRunning && alive[rec.ContainerID] && m.active[ws] == nil:
+			log.Info("re-attaching to running turn", zap.String("container_id", rec.ContainerID), zap.Int64("lines_delivered", rec.Lines))
+			owned[rec.ContainerID] = true
+			m.active[ws] = t
+			m.wg.Add(1)
+			go m.reattach(t, false)
+		case rec.State != rpc.StateRunning && started && left.workspaceID == ws && m.active[ws] == nil:
+			log.Info("adopting the sandbox a preparing turn had started", zap.String("container_id", left.containerID))
+			owned[left.containerID] = true
+			rec.ContainerID, rec.Lines = left.containerID, 0
+			m.active[ws] = t
+			m.wg.Add(1)
+			go m.reattach(t, true)
 		case rec.State != rpc.StateRunning:
 			log.Info("turn queued again after restart", zap.String("was", rec.State))
 			m.pending = append(m.pending, t)
-		case alive[rec.ContainerID] && m.active[rec.Turn.WorkspaceID] == nil:
-			log.Info("re-attaching to running turn", zap.String("container_id", rec.ContainerID), zap.Int64("lines_delivered", rec.Lines))
-			m.active[rec.Turn.WorkspaceID] = t
-			m.wg.Add(1)
-			go m.reattach(ctx, t)
 		default:
 			log.Warn("turn's sandbox is gone after restart", zap.String("container_id", rec.ContainerID))
 			m.wg.Add(1)
-			m.active[rec.Turn.WorkspaceID] = t
+			m.active[ws] = t
 			go func() {
 				defer m.release(t)
 				m.answer(t, rpc.Errorf(rpc.CodeAgentFailed, "agent failed: the runner restarted while the turn ran and its sandbox is gone"))
 			}()
 		}
 	}
+	m.mu.Unlock()
+
+	for msgID, l := range byMessage {
+		if owned[l.containerID] {
+			continue
+		}
+		m.log.Warn("removing a sandbox no unfinished turn owns", zap.String("workspace_id", l.workspaceID),
+			zap.String("message_id", msgID), zap.String("container_id", l.containerID))
+		if err := m.sb.RemoveWorkspace(ctx, l.workspaceID); err != nil {
+			m.log.Error("cannot remove unowned sandbox", zap.String("workspace_id", l.workspaceID), zap.Error(err))
+		}
+	}
 	return nil
 }
 
-// reattach follows a running sandbox left by an earlier run to its end.
-func (m *Manager) reattach(ctx context.Context, t *turnState) {
+type leftoverRef struct{ containerID, workspaceID string }
+
+// reattach follows a sandbox left by an earlier run to its end. adopted: the
+// turn had not reported running yet, so it does now, and relays from the
+// first line.
+func (m *Manager) reattach(t *turnState, adopted bool) {
 	defer m.release(t)
 	run, err := m.sb.Attach(m.ctx, t.rec.ContainerID, t.rec.Lines)
 	if err != nil {
@@ -68,6 +95,13 @@ func (m *Manager) reattach(ctx context.Context, t *turnState) {
 		return
 	}
 	t.setRun(run)
+	if adopted {
+		t.rec.State, t.rec.StartedAt = rpc.StateRunning, time.Now().UTC()
+		t.rec.LinesSeq = max(t.rec.Seq, t.rec.MaxSeq) + 1
+		m.emitState(t, rpc.StateRunning, m.nextSeq(t, rpc.StateRunning))
+	}
+	// The replay starts after the last line known delivered, with its seq.
+	t.rec.Seq = t.rec.LinesSeq
 	out := m.follow(t, run)
 	if !t.rec.StartedAt.IsZero() {
 		out.durationMs = time.Since(t.rec.StartedAt).Milliseconds()

@@ -1,8 +1,6 @@
 package conversation
 
 import (
-	"time"
-
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -13,19 +11,22 @@ import (
 const (
 	relayBatchLines = 1024
 	relayBatchBytes = 4 << 20
-	// progressEvery bounds how often a turn's relay position is written down;
-	// after a crash the lines since are sent again with the same seq.
-	progressEvery = 250 * time.Millisecond
 )
 
 // relay sends every stdout line as a conversation.event, in order, seq after
 // seq. A send waits while the outbox is full, so a slow orchestrator slows the
 // reading of the agent's output; nothing is dropped.
+//
+// Before each send the turn record is written with the batch's last seq
+// (rec.MaxSeq, the high-water mark) and the relay position delivered so far
+// (rec.Lines lines, the last of them with seq rec.LinesSeq). So after a crash
+// a re-attached turn replays from a known position with the same seqs (a
+// repeat is a true duplicate), and a turn whose sandbox is gone is answered
+// with a seq no item of it ever had.
 func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) {
 	turn := t.rec.Turn
 	lines := run.Lines()
 	items := make([]reporter.Item, 0, relayBatchLines)
-	lastSave := time.Now()
 	for first := range lines {
 		items = items[:0]
 		size := 0
@@ -44,19 +45,17 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 				break drain
 			}
 		}
+		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
+		if err := m.store.putTurn(t.rec); err != nil {
+			m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
+		}
 		if err := m.sink.Send(m.ctx, items...); err != nil {
 			m.log.Error("cannot deliver events; stopping the turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 			t.stop(causeShutdown, "stopped: events cannot be delivered")
 			continue
 		}
 		m.metrics.events.Add(float64(len(items)))
-		t.rec.Lines = tracker.lines
-		if time.Since(lastSave) >= progressEvery {
-			lastSave = time.Now()
-			if err := m.store.putTurn(t.rec); err != nil {
-				m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
-			}
-		}
+		t.rec.Lines, t.rec.LinesSeq = tracker.lines, t.rec.Seq
 	}
 	if err := m.store.putTurn(t.rec); err != nil {
 		m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))

@@ -33,8 +33,10 @@ type sessionRecord struct {
 type turnRecord struct {
 	Turn        Turn      `json:"turn"`
 	State       string    `json:"state"`
-	Seq         int64     `json:"seq"`   // the last seq handed to the sink
-	Lines       int64     `json:"lines"` // stdout lines relayed (durable in the sink)
+	Seq         int64     `json:"seq"`      // the last seq given to an item
+	MaxSeq      int64     `json:"maxSeq"`   // the highest seq ever handed (or about to be handed) to the sink
+	Lines       int64     `json:"lines"`    // stdout lines relayed (durable in the sink)
+	LinesSeq    int64     `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
 	ContainerID string    `json:"containerId,omitempty"`
 	Checkout    string    `json:"checkout,omitempty"`
 	SessionID   string    `json:"sessionId,omitempty"`
