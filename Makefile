@@ -58,3 +58,40 @@ define newline
 
 endef
 export DEMO_PROMPT_TEXT = $(DEMO_PROMPT)
+
+## image: the runner image claudette/runner:$(VERSION) and :latest, FROM scratch, built offline (no pull): the static
+## binary from `build`, the host's CA certificates and a root passwd/group entry, copied from a prepared context dir
+RUNNER_IMAGE  ?= claudette/runner
+IMAGE_CONTEXT ?= bin/image
+IMAGE_TAG     := $(subst +,-,$(VERSION))
+IMAGE_LABELS  ?=
+CA_CERTS      ?= /etc/ssl/certs/ca-certificates.crt
+.PHONY: image sandbox-image
+image: build
+	@test -r $(CA_CERTS) || { echo "make image: no CA certificates at $(CA_CERTS) (apt-get install ca-certificates, or CA_CERTS=...)" >&2; exit 1; }
+	rm -rf $(IMAGE_CONTEXT)
+	mkdir -p $(IMAGE_CONTEXT)/rootfs/etc/ssl/certs $(IMAGE_CONTEXT)/rootfs/tmp $(IMAGE_CONTEXT)/rootfs/root
+	cp $(BIN) $(IMAGE_CONTEXT)/claudette-runner
+	cp $(CA_CERTS) $(IMAGE_CONTEXT)/rootfs/etc/ssl/certs/ca-certificates.crt
+	printf 'root:x:0:0:root:/root:/sbin/nologin\n' > $(IMAGE_CONTEXT)/rootfs/etc/passwd
+	printf 'root:x:0:\n' > $(IMAGE_CONTEXT)/rootfs/etc/group
+	printf 'hosts: files dns\n' > $(IMAGE_CONTEXT)/rootfs/etc/nsswitch.conf
+	chmod 1777 $(IMAGE_CONTEXT)/rootfs/tmp
+	chmod 0700 $(IMAGE_CONTEXT)/rootfs/root
+	docker build --pull=false -f Dockerfile \
+		--build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) --build-arg CREATED=$(DATE) \
+		$(foreach l,$(IMAGE_LABELS),--label $(l)) \
+		-t $(RUNNER_IMAGE):$(IMAGE_TAG) -t $(RUNNER_IMAGE):latest $(IMAGE_CONTEXT)
+
+## sandbox-image: the production sandbox (images/sandbox/Dockerfile, the real Claude Code CLI). Needs a container
+## registry (the node base image) and the npm registry; where none is reachable it stops with what to do instead.
+SANDBOX_IMAGE ?= claudette/sandbox:latest
+NODE_IMAGE    ?= node:22-bookworm-slim
+sandbox-image:
+	@docker image inspect $(NODE_IMAGE) >/dev/null 2>&1 || docker pull $(NODE_IMAGE) || { \
+		echo "make sandbox-image: cannot get the base image $(NODE_IMAGE): no container registry is reachable from this Docker engine." >&2; \
+		echo "  Build it where a registry and npm are reachable, then copy it here:" >&2; \
+		echo "    docker save $(SANDBOX_IMAGE) | ssh THIS-HOST docker load   # and run with --sandbox-pull never" >&2; \
+		echo "  Offline, 'make demo-image' builds the demo sandbox (a fake Claude CLI) for trying the runner." >&2; \
+		exit 1; }
+	docker build --build-arg NODE_IMAGE=$(NODE_IMAGE) -t $(SANDBOX_IMAGE) images/sandbox
