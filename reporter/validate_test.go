@@ -26,7 +26,9 @@ func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
 
 func FuzzValidJSON(f *testing.F) {
 	for _, s := range jsonSamples {
-		f.Add([]byte(s))
+		if len(s) < 2000 { // deep nesting stays in the table test: it stalls the fuzzer
+			f.Add([]byte(s))
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := validJSON(b), json.Valid(b); got != want {
