@@ -190,9 +190,16 @@ func (s *sender) deliver(ctx context.Context) {
 		s.tries++
 		r.m.retried.Add(float64(b.items))
 		d := backoff(s.tries, r.tune.RetryBase, r.tune.RetryCap, res.retryAfter)
-		s.log.Warn("orchestrator did not take the batch; retrying",
-			zap.Int("status", res.status), zap.Error(res.err), zap.ByteString("response", res.body),
-			zap.Int("items", b.items), zap.Int("attempt", s.tries), zap.Duration("retry_in", d))
+		// Once per streak (and every tenth attempt of a long one), so an outage
+		// is one warning and its recovery one line, not a line per retry.
+		level := zap.DebugLevel
+		if s.tries == 1 || s.tries%10 == 0 {
+			level = zap.WarnLevel
+		}
+		if ce := s.log.Check(level, "orchestrator did not take the batch; retrying"); ce != nil {
+			ce.Write(zap.Int("status", res.status), zap.Error(res.err), zap.ByteString("response", res.body),
+				zap.Int("items", b.items), zap.Int("attempt", s.tries), zap.Duration("retry_in", d))
+		}
 		sleep(ctx, d)
 	case outcomeUnauthorized:
 		s.tries++
