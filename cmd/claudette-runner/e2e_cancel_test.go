@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
@@ -65,5 +66,35 @@ func TestE2ETurnTimeout(t *testing.T) {
 		t.Errorf("timed-out turn's data = %v (%s)", rerr.Data, rerr.Message)
 	}
 	e.checkDelivery("msg-slow")
+	e.waitNoContainers()
+}
+
+// Deleting the row of a message that has not started withdraws its turn (it
+// is answered, never silently dropped); deleting the row of a running turn
+// does not stop it.
+func TestE2EDeletedRowWithdrawsAQueuedTurn(t *testing.T) {
+	e := newE2E(t, "withdraw")
+	e.send("msg-running", "ws-w", "conv-a", "PROBE sleep 120s", nil)
+	e.waitEvent("msg-running", `"command":"PROBE sleep 120s"`)
+	e.send("msg-withdrawn", "ws-w", "conv-b", "never runs", nil)
+	e.waitState("msg-withdrawn", rpc.StateQueued)
+
+	e.electric.Delete("msg-withdrawn")
+	rerr := wantError(t, e.response("msg-withdrawn"), rpc.CodeCancelled)
+	if !strings.Contains(rerr.Message, "withdrawn") {
+		t.Errorf("withdrawn turn: %q", rerr.Message)
+	}
+	if got := statesOf(e.orch.Message("msg-withdrawn")); !slices.Equal(got, []string{rpc.StateQueued, rpc.StateFinished}) {
+		t.Errorf("withdrawn turn states = %v", got)
+	}
+
+	e.electric.Delete("msg-running") // processed before the cancel below, in shape order
+	e.call("cancel-a", "ws-w", rpc.MethodConversationCancel, map[string]any{"workspaceId": "ws-w", "conversationId": "conv-a"})
+	rerr = wantError(t, e.response("msg-running"), rpc.CodeCancelled)
+	if strings.Contains(rerr.Message, "withdrawn") {
+		t.Errorf("the delete of a running turn's row withdrew it: %q", rerr.Message)
+	}
+	e.checkDelivery("msg-running")
+	e.checkDelivery("msg-withdrawn")
 	e.waitNoContainers()
 }

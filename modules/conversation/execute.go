@@ -68,17 +68,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeAgentFailed, "session store: %v", err))
 	}
-	run, err := m.sb.Run(ctx, sandbox.Spec{
-		WorkspaceID: turn.WorkspaceID,
-		MessageID:   turn.MessageID,
-		Cmd:         claudeArgs(sess, turn.Options),
-		Env:         agentEnv(m.model),
-		Checkout:    co.Dir,
-		Mounts:      []sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}},
-		Stdin:       []byte(turn.Prompt),
-		Timeout:     m.turnTimeout(turn.Options),
-		Labels:      map[string]string{"dev.claudette.conversation-id": turn.ConversationID},
-	})
+	run, err := m.sb.Run(ctx, turnSpec(turn, sess, co, m.model, m.turnTimeout(turn.Options)))
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}

@@ -3,6 +3,10 @@ package conversation
 import (
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/sandbox"
 )
 
 // Paths inside the sandbox.
@@ -17,6 +21,26 @@ const (
 type session struct {
 	ID     string
 	Resume bool // --resume ID (a later turn) instead of --session-id ID (the first)
+}
+
+// labelConversationID names the conversation of a sandbox, beside the contract labels.
+const labelConversationID = "dev.claudette.conversation-id"
+
+// turnSpec is the sandbox run of a turn: the CLI's command line and
+// environment, the checkout at /workspace, the agent state, and the prompt on
+// stdin, never in the command line, the environment or a label.
+func turnSpec(turn Turn, s session, co workspace.Checkout, model modelAccess, timeout time.Duration) sandbox.Spec {
+	return sandbox.Spec{
+		WorkspaceID: turn.WorkspaceID,
+		MessageID:   turn.MessageID,
+		Cmd:         claudeArgs(s, turn.Options),
+		Env:         agentEnv(model),
+		Checkout:    co.Dir,
+		Mounts:      []sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}},
+		Stdin:       []byte(turn.Prompt),
+		Timeout:     timeout,
+		Labels:      map[string]string{labelConversationID: turn.ConversationID},
+	}
 }
 
 // claudeArgs builds the CLI's command line. Every value uses the --flag=value

@@ -62,10 +62,10 @@ type Manager struct {
 	model   modelAccess
 
 	mu       stdsync.Mutex
-	pending  []*turnState             // queued turns, arrival order
-	active   map[string]*turnState    // running (or preparing) turn by workspace
-	byMsg    map[string]*turnState    // every known turn by message id
-	deleting map[string]chan struct{} // workspaces being deleted
+	pending  []*turnState          // queued turns, arrival order
+	active   map[string]*turnState // running (or preparing) turn by workspace
+	byMsg    map[string]*turnState // every known turn by message id
+	deleting map[string]int        // workspaces being deleted: deletions under way
 	stopping bool
 	order    atomic.Uint64
 
@@ -90,7 +90,7 @@ func New(p Params) (*Manager, error) {
 		model:    modelAccess{BaseURL: p.Config.Model.BaseURL, APIKey: p.Config.Model.APIKey, AuthToken: p.Config.Model.AuthToken},
 		active:   map[string]*turnState{},
 		byMsg:    map[string]*turnState{},
-		deleting: map[string]chan struct{}{},
+		deleting: map[string]int{},
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	return m, nil

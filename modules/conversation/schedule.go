@@ -106,8 +106,7 @@ func (m *Manager) Withdraw(messageID string) bool {
 // checkout, agent state and sessions.
 func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error {
 	m.mu.Lock()
-	released := make(chan struct{})
-	m.deleting[workspaceID] = released
+	m.deleting[workspaceID]++ // deletions of one workspace may overlap
 	removed := m.removePending(func(t *turnState) bool { return t.rec.Turn.WorkspaceID == workspaceID })
 	var running *turnState
 	if t, ok := m.active[workspaceID]; ok {
@@ -117,9 +116,10 @@ func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error
 	m.mu.Unlock()
 	defer func() {
 		m.mu.Lock()
-		delete(m.deleting, workspaceID)
+		if m.deleting[workspaceID]--; m.deleting[workspaceID] <= 0 {
+			delete(m.deleting, workspaceID)
+		}
 		m.mu.Unlock()
-		close(released)
 		m.pump()
 	}()
 
