@@ -42,7 +42,7 @@ USER 0:0
 WORKDIR /
 EXPOSE 9464
 
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["/usr/local/bin/claudette-runner", "healthcheck"]
 
 ENTRYPOINT ["/usr/local/bin/claudette-runner"]

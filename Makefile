@@ -89,7 +89,7 @@ SANDBOX_IMAGE ?= claudette/sandbox:latest
 NODE_IMAGE    ?= node:22-bookworm-slim
 sandbox-image:
 	@docker image inspect $(NODE_IMAGE) >/dev/null 2>&1 || docker pull $(NODE_IMAGE) || { \
-		echo "make sandbox-image: cannot get the base image $(NODE_IMAGE): no container registry is reachable from this Docker engine." >&2; \
+		echo "make sandbox-image: the base image $(NODE_IMAGE) is not here and cannot be pulled (no container registry reachable?)." >&2; \
 		echo "  Build it where a registry and npm are reachable, then copy it here:" >&2; \
 		echo "    docker save $(SANDBOX_IMAGE) | ssh THIS-HOST docker load   # and run with --sandbox-pull never" >&2; \
 		echo "  Offline, 'make demo-image' builds the demo sandbox (a fake Claude CLI) for trying the runner." >&2; \

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +55,7 @@ func TestComposeStack(t *testing.T) {
 	cli := dockerClient(t)
 	composeCmd := findCompose(t)
 	image := buildRunnerImage(ctx, t, cli)
+	checkRunnerImage(ctx, t, cli, image)
 	sandboxImage := demotest.Image(t)
 
 	// The servers on the host, reached from the runner's container through
@@ -160,6 +163,32 @@ func TestComposeStack(t *testing.T) {
 	}
 
 	s.checkMismatchRefused(ctx, t, override)
+}
+
+// checkRunnerImage checks what `make image` promises: labels, the binary as
+// entrypoint with its health check, nothing but the prepared files.
+func checkRunnerImage(ctx context.Context, t *testing.T, cli *client.Client, ref string) {
+	t.Helper()
+	res, err := cli.ImageInspect(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := res.Config
+	for k, want := range map[string]string{"org.opencontainers.image.version": "compose-test", demotest.TestLabel: "true"} {
+		if got := cfg.Labels[k]; got != want {
+			t.Errorf("image label %s = %q, want %q", k, got, want)
+		}
+	}
+	if len(cfg.Entrypoint) != 1 || cfg.Entrypoint[0] != "/usr/local/bin/claudette-runner" {
+		t.Errorf("entrypoint %q", cfg.Entrypoint)
+	}
+	if cfg.Healthcheck == nil || !slices.Contains(cfg.Healthcheck.Test, "healthcheck") {
+		t.Errorf("health check %+v", cfg.Healthcheck)
+	}
+	if n := len(res.RootFS.Layers); n != 2 {
+		t.Errorf("%d layers, want 2 (the prepared files and the binary)", n)
+	}
+	t.Logf("runner image %s: %.1f MB", ref, float64(res.Size)/1e6)
 }
 
 // checkMismatchRefused brings up the same stack with the workspace dir
@@ -432,5 +461,25 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSandboxImageSaysWhatToDo: without its base image and no way to pull
+// it, `make sandbox-image` fails at once and says what to do instead.
+func TestSandboxImageSaysWhatToDo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	missing := "claudette-test/no-such-base-" + randHex(t, 4) + ":none"
+	cmd := exec.CommandContext(ctx, "make", "-C", repoRoot, "--no-print-directory", "sandbox-image",
+		"NODE_IMAGE="+missing, "SANDBOX_IMAGE=claudette-test/never-built:"+randHex(t, 4))
+	cmd.Env = cleanEnv()
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make sandbox-image succeeded without its base image:\n%s", out)
+	}
+	for _, want := range []string{missing + " is not here and cannot be pulled", "docker load", "--sandbox-pull never", "make demo-image"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the failure does not say %q:\n%s", want, out)
+		}
 	}
 }
