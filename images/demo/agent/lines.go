@@ -62,6 +62,11 @@ func (a *agent) assistantLine(msgID string, block obj) obj {
 	}
 }
 
+// streamEventLine wraps one raw API stream event (README section 3.5).
+func (a *agent) streamEventLine(event obj) obj {
+	return obj{"type": "stream_event", "event": event, "session_id": a.sess.id, "parent_tool_use_id": nil, "uuid": newUUID()}
+}
+
 func textBlock(text string) obj { return obj{"type": "text", "text": text} }
 
 // toolResultLine is the user line carrying a Bash tool's result.

@@ -56,20 +56,56 @@ func probeFlood(_ context.Context, a *agent, args string) findings {
 // about size bytes each, as fast as it can (batched flushes), to measure
 // the relay's throughput.
 func probeEvents(ctx context.Context, a *agent, args string) findings {
+	n, size, f := countAndSize("events", args)
+	if f != nil {
+		return f
+	}
+	return writeLines(ctx, a, n, size, a.assistantLine("msg_demo_"+randHex(10), textBlock(lineText)))
+}
+
+// probeDeltas writes n stream_event text deltas (what the CLI prints per
+// token with --include-partial-messages; the probe prints them without the
+// flag) of about size bytes each, at least ~200: the smallest real events,
+// to measure the relay's throughput per event.
+func probeDeltas(ctx context.Context, a *agent, args string) findings {
+	n, size, f := countAndSize("deltas", args)
+	if f != nil {
+		return f
+	}
+	return writeLines(ctx, a, n, size, a.streamEventLine(obj{
+		"type": "content_block_delta", "index": 0, "delta": obj{"type": "text_delta", "text": lineText},
+	}))
+}
+
+func countAndSize(name, args string) (int, int64, findings) {
 	fields := strings.Fields(args)
 	if len(fields) != 2 {
-		return failure("usage: PROBE events <n> <size>")
+		return 0, 0, failure("usage: PROBE " + name + " <n> <size>")
 	}
 	n, err := strconv.Atoi(fields[0])
 	if err != nil || n < 0 {
-		return failure("invalid count " + strconv.Quote(fields[0]))
+		return 0, 0, failure("invalid count " + strconv.Quote(fields[0]))
 	}
 	size, err := parseSize(fields[1])
 	if err != nil {
-		return failErr(err)
+		return 0, 0, failErr(err)
 	}
-	const uuidMark, seqMark = "UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU", "SSSSSSSSSS"
-	tmpl, err := json.Marshal(a.assistantLine("msg_demo_"+randHex(10), textBlock("event "+seqMark+" ")))
+	return n, size, nil
+}
+
+// Marks in a line template: the text (padded to the size asked for), the
+// line's uuid and its number, replaced in place for every line.
+const (
+	seqMark  = "SSSSSSSSSS"
+	lineText = "event " + seqMark + " "
+	uuidMark = "UUUUUUUU-UUUU-UUUU-UUUU-UUUUUUUUUUUU"
+)
+
+// writeLines writes n copies of line (which has lineText in a string and a
+// top-level uuid), padded to about size bytes, each with its own uuid and
+// number, in batched flushes.
+func writeLines(ctx context.Context, a *agent, n int, size int64, line obj) findings {
+	tmpl, err := json.Marshal(line)
 	if err != nil {
 		return failErr(err)
 	}
@@ -78,29 +114,28 @@ func probeEvents(ctx context.Context, a *agent, args string) findings {
 	if pad < 0 {
 		pad = 0
 	}
-	text := "event " + seqMark + " " + strings.Repeat("e", pad)
-	tmpl = bytes.Replace(tmpl, []byte("event "+seqMark+" "), []byte(text), 1)
+	tmpl = bytes.Replace(tmpl, []byte(lineText), []byte(lineText+strings.Repeat("e", pad)), 1)
 	uuidAt := bytes.Index(tmpl, []byte(uuidMark))
 	seqAt := bytes.Index(tmpl, []byte(seqMark))
 
 	start := time.Now()
-	line := make([]byte, len(tmpl)+1)
-	copy(line, tmpl)
-	line[len(tmpl)] = '\n'
+	out := make([]byte, len(tmpl)+1)
+	copy(out, tmpl)
+	out[len(tmpl)] = '\n'
 	var total int64
 	for sent := 0; sent < n && ctx.Err() == nil; {
 		a.out.batch(func(w *bufio.Writer) {
 			for batchBytes := 0; sent < n && batchBytes < 256<<10; sent++ {
-				copy(line[uuidAt:], newUUID())
-				copy(line[seqAt:], zeroPad(sent+1, len(seqMark)))
-				w.Write(line)
-				batchBytes += len(line)
-				total += int64(len(line))
+				copy(out[uuidAt:], newUUID())
+				copy(out[seqAt:], zeroPad(sent+1, len(seqMark)))
+				w.Write(out)
+				batchBytes += len(out)
+				total += int64(len(out))
 			}
 		})
 	}
 	elapsed := time.Since(start)
-	return success("events", n, "bytes", total, "line_bytes", len(line), "ms", elapsed.Milliseconds())
+	return success("events", n, "bytes", total, "line_bytes", len(out), "ms", elapsed.Milliseconds())
 }
 
 // uuidLineField returns the top-level `"uuid":"..."` field of a marshalled line.

@@ -74,7 +74,8 @@ func init() {
 	probeTable = map[string]probeFunc{
 		"write": probeWrite, "read": probeRead, "ls": probeLs, "env": probeEnv, "stderr": probeStderr,
 		"sleep": probeSleep, "alloc": probeAlloc, "fork": probeFork, "spin": probeSpin, "filltmp": probeFillTmp,
-		"hugeline": probeHugeLine, "flood": probeFlood, "events": probeEvents, "report": probeReport,
+		"hugeline": probeHugeLine, "flood": probeFlood, "events": probeEvents, "deltas": probeDeltas,
+		"report":  probeReport,
 		"connect": probeConnect, "resolve": probeResolve, "http": probeHTTP, "model": probeModel,
 	}
 }
