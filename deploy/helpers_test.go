@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
+	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
@@ -38,7 +39,7 @@ func randHex(t *testing.T, n int) string {
 
 func dockerClient(t *testing.T) *client.Client {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := sandbox.NewClient()
 	if err != nil {
 		t.Fatal(err)
 	}
