@@ -186,7 +186,9 @@ func (m *Manager) pathsOf(id string) (paths, error) {
 	return p, nil
 }
 
-func (m *Manager) prepare(ctx context.Context, id string, src source) (Checkout, error) {
+func (m *Manager) prepare(ctx context.Context, id string, src source) (co Checkout, err error) {
+	start := time.Now()
+	defer func() { m.metrics.prepared(co, err, time.Since(start)) }()
 	p, err := m.pathsOf(id)
 	if err != nil {
 		return Checkout{}, err

@@ -44,6 +44,9 @@ func TestCheckoutSizeAndDurationAreMeasured(t *testing.T) {
 	if _, err := h.m.Prepare(context.Background(), "ws-2", Repository{URL: s.url, Ref: "missing"}); err == nil {
 		t.Fatal("Prepare of a missing ref succeeded")
 	}
+	if again, err := h.m.Prepare(context.Background(), "ws-1", Repository{URL: s.url}); err != nil || again.Fresh {
+		t.Fatalf("second Prepare: fresh %v, %v", again.Fresh, err)
+	}
 
 	families, err := h.reg.Gather()
 	if err != nil {
@@ -67,6 +70,9 @@ func TestCheckoutSizeAndDurationAreMeasured(t *testing.T) {
 		"claudette_workspace_clone_duration_seconds result=ok source=remote":    1,
 		"claudette_workspace_clone_duration_seconds result=error source=remote": 1,
 		"claudette_workspace_checkout_bytes":                                    1,
+		"claudette_workspace_prepare_duration_seconds checkout=fresh":           1,
+		"claudette_workspace_prepare_duration_seconds checkout=existing":        1,
+		"claudette_workspace_prepare_duration_seconds checkout=error":           1,
 	}
 	for k, n := range want {
 		if got[k] != n {
