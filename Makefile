@@ -29,9 +29,11 @@ lint: $(GOBIN)/staticcheck
 $(GOBIN)/staticcheck:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## deps: what the tests need on a fresh machine of this kind (Debian's busybox-static for the offline sandbox image)
+## deps: what the tests need on a fresh machine of this kind (Debian's busybox-static for the offline sandbox image,
+## docker-compose for the deploy test when neither compose v1 nor v2 is there)
 deps:
 	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 
 ## run: build and start the daemon with the settings from the environment or a config file (-c)
 run: build
