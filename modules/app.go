@@ -12,6 +12,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/handler"
 	"github.com/claudette-dev/claudette-runner/modules/health"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/version"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/reporter"
@@ -35,6 +36,7 @@ func Graph(cfg *config.Config, log *zap.Logger) fx.Option {
 		health.Module,
 		images.Module,
 		sandbox.Module,
+		relay.Module,
 		workspace.Module,
 		reporter.Module,
 		conversation.Module,

@@ -26,6 +26,8 @@ type command struct {
 	summary string
 	// settings: the command reads the runner's settings (flags, env, file).
 	settings bool
+	// hidden: left out of the help (the sandbox shim).
+	hidden bool
 	// flags adds the command's own flags; run runs it after parsing.
 	flags func(fs *pflag.FlagSet)
 	run   func(inv *invocation) int
@@ -41,7 +43,7 @@ type invocation struct {
 }
 
 func commands() []*command {
-	return []*command{startCommand(), validateCommand(), execCommand(), healthcheckCommand(), versionCommand()}
+	return []*command{startCommand(), validateCommand(), execCommand(), healthcheckCommand(), versionCommand(), shimCommand()}
 }
 
 // run executes the command line and returns the exit code.
@@ -97,7 +99,9 @@ func writeHelp(w io.Writer, cmds []*command, cmd *command) {
 		fmt.Fprintf(w, "claudette-runner runs Claude Code turns for an orchestrator, each in a hardened Docker sandbox.\n\n")
 		fmt.Fprintf(w, "Usage:\n  claudette-runner [command] [flags]\n\nCommands:\n")
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+			if !c.hidden {
+				fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+			}
 		}
 		fmt.Fprintf(w, "\nRun 'claudette-runner COMMAND --help' for a command's own flags.\n")
 	}

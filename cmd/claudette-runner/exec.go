@@ -16,6 +16,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/google/uuid"
@@ -91,13 +92,29 @@ func runExec(inv *invocation, f *execFlags) int {
 		return exitFailed
 	}
 	defer sb.Stop(context.Background())
+	docker, err := sandbox.NewClient()
+	if err != nil {
+		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
+		return exitFailed
+	}
+	defer docker.Close()
+	gate, err := relay.New(relay.Params{Config: cfg, Logger: log.Named("relay"), Docker: docker})
+	if err != nil {
+		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
+		return exitFailed
+	}
+	if err := gate.Start(ctx); err != nil {
+		fmt.Fprintf(inv.stderr, "claudette-runner exec: relay: %v\n", err)
+		return exitFailed
+	}
+	defer gate.Stop(context.Background())
 	ws, err := workspace.New(workspace.Params{Config: cfg, Logger: log.Named("workspace")})
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
 		return exitFailed
 	}
 	tr := newTranscript(inv.stdout, f.json)
-	mgr, err := conversation.New(conversation.Params{Config: cfg, Logger: log.Named("conversation"), Sink: tr, Sandboxes: sb, Workspaces: ws})
+	mgr, err := conversation.New(conversation.Params{Config: cfg, Logger: log.Named("conversation"), Sink: tr, Sandboxes: sb, Workspaces: ws, Gate: gate})
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
 		return exitFailed

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "claudette-runner")
 	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as `make build`: it is also the sandbox shim
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic(fmt.Sprintf("build the binary: %v", err))

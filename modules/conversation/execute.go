@@ -68,7 +68,12 @@ func (m *Manager) runTurn(t *turnState) outcome {
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeAgentFailed, "session store: %v", err))
 	}
-	run, err := m.sb.Run(ctx, turnSpec(turn, sess, co, m.model, m.turnTimeout(turn.Options)))
+	access, err := m.openAccess(ctx, t, co.Dir)
+	if err != nil {
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
+	}
+	defer access.close() // the turn's token dies with it
+	run, err := m.sb.Run(ctx, turnSpec(turn, sess, co, access, m.turnTimeout(turn.Options)))
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}

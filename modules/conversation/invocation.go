@@ -27,16 +27,18 @@ type session struct {
 const labelConversationID = "dev.claudette.conversation-id"
 
 // turnSpec is the sandbox run of a turn: the CLI's command line and
-// environment, the checkout at /workspace, the agent state, and the prompt on
-// stdin, never in the command line, the environment or a label.
-func turnSpec(turn Turn, s session, co workspace.Checkout, model modelAccess, timeout time.Duration) sandbox.Spec {
+// environment, the checkout at /workspace, the agent state, the turn's access
+// (model relay, network, protected git metadata), and the prompt on stdin,
+// never in the command line, the environment or a label.
+func turnSpec(turn Turn, s session, co workspace.Checkout, access turnAccess, timeout time.Duration) sandbox.Spec {
 	return sandbox.Spec{
 		WorkspaceID: turn.WorkspaceID,
 		MessageID:   turn.MessageID,
-		Cmd:         claudeArgs(s, turn.Options),
-		Env:         agentEnv(model),
+		Cmd:         access.command(claudeArgs(s, turn.Options)),
+		Env:         append(agentEnv(), access.env...),
 		Checkout:    co.Dir,
-		Mounts:      []sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}},
+		Mounts:      append([]sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}}, access.mounts...),
+		NetworkMode: access.network,
 		Stdin:       []byte(turn.Prompt),
 		Timeout:     timeout,
 		Labels:      map[string]string{labelConversationID: turn.ConversationID},
@@ -76,11 +78,12 @@ func claudeArgs(s session, o Options) []string {
 	return args
 }
 
-// agentEnv is the sandbox environment of the CLI: its state dir, the switches
-// that stop non-essential traffic, and the model endpoint and credential. Never
-// the runner's own token.
-func agentEnv(model modelAccess) []string {
-	env := []string{
+// agentEnv is the sandbox environment of the CLI: its state dir and the
+// switches that stop non-essential traffic. The model endpoint and the turn's
+// token come from the relay (turnAccess); never a real credential or the
+// runner's own token.
+func agentEnv() []string {
+	return []string{
 		"CLAUDE_CONFIG_DIR=" + AgentStateMount,
 		"HOME=" + agentHome,
 		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
@@ -88,21 +91,4 @@ func agentEnv(model modelAccess) []string {
 		"DISABLE_ERROR_REPORTING=1",
 		"DISABLE_AUTOUPDATER=1",
 	}
-	if model.BaseURL != "" {
-		env = append(env, "ANTHROPIC_BASE_URL="+model.BaseURL)
-	}
-	if model.APIKey != "" {
-		env = append(env, "ANTHROPIC_API_KEY="+model.APIKey)
-	}
-	if model.AuthToken != "" {
-		env = append(env, "ANTHROPIC_AUTH_TOKEN="+model.AuthToken)
-	}
-	return env
-}
-
-// modelAccess is how the agent reaches the model API for one turn.
-type modelAccess struct {
-	BaseURL   string
-	APIKey    string
-	AuthToken string
 }

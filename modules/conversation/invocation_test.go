@@ -136,8 +136,8 @@ func TestTurnSpecKeepsThePromptOnStdin(t *testing.T) {
 	turn := Turn{MessageID: "m-1", WorkspaceID: "ws-1", ConversationID: "c-1", Prompt: prompt,
 		Options: Options{Model: "sonnet", AllowedTools: []string{"Edit"}}}
 	co := workspace.Checkout{Dir: "/srv/ws/ws-1", AgentStateDir: "/srv/data/workspaces/ws-1/claude"}
-	model := modelAccess{BaseURL: "http://relay:8080", APIKey: "sk-ant-model-key"}
-	spec := turnSpec(turn, session{ID: "s-1"}, co, model, 5*time.Minute)
+	access := turnAccess{env: []string{"ANTHROPIC_BASE_URL=http://127.0.0.1:4141", "ANTHROPIC_API_KEY=turn-token"}}
+	spec := turnSpec(turn, session{ID: "s-1"}, co, access, 5*time.Minute)
 
 	if string(spec.Stdin) != prompt {
 		t.Errorf("stdin = %q, want the prompt", spec.Stdin)
@@ -156,7 +156,7 @@ func TestTurnSpecKeepsThePromptOnStdin(t *testing.T) {
 		t.Errorf("spec = %+v", spec)
 	}
 	for _, want := range []string{"CLAUDE_CONFIG_DIR=" + AgentStateMount, "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "DISABLE_TELEMETRY=1",
-		"DISABLE_ERROR_REPORTING=1", "DISABLE_AUTOUPDATER=1", "ANTHROPIC_BASE_URL=http://relay:8080", "ANTHROPIC_API_KEY=sk-ant-model-key"} {
+		"DISABLE_ERROR_REPORTING=1", "DISABLE_AUTOUPDATER=1", "ANTHROPIC_BASE_URL=http://127.0.0.1:4141", "ANTHROPIC_API_KEY=turn-token"} {
 		if !slices.Contains(spec.Env, want) {
 			t.Errorf("env %q lacks %q", spec.Env, want)
 		}

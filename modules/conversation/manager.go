@@ -48,6 +48,9 @@ type Params struct {
 	Sink       Sink
 	Sandboxes  sandboxes
 	Workspaces workspaces
+	// Gate opens each turn's model relay (package relay). Nil: sandboxes get
+	// no network and no model access.
+	Gate modelGate
 }
 
 // Manager schedules and runs turns.
@@ -59,7 +62,7 @@ type Manager struct {
 	ws      workspaces
 	store   *store
 	metrics *metrics
-	model   modelAccess
+	gate    modelGate
 
 	mu       stdsync.Mutex
 	pending  []*turnState          // queued turns, arrival order
@@ -87,7 +90,7 @@ func New(p Params) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: p.Config, log: p.Logger, sink: p.Sink, sb: p.Sandboxes, ws: p.Workspaces, store: st, metrics: met,
-		model:    modelAccess{BaseURL: p.Config.Model.BaseURL, APIKey: p.Config.Model.APIKey, AuthToken: p.Config.Model.AuthToken},
+		gate:     p.Gate,
 		active:   map[string]*turnState{},
 		byMsg:    map[string]*turnState{},
 		deleting: map[string]int{},

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -15,8 +16,8 @@ import (
 var Module = fx.Module("conversation",
 	fx.Decorate(func(l *zap.Logger) *zap.Logger { return l.Named("conversation") }),
 	fx.Provide(func(cfg *config.Config, log *zap.Logger, reg prometheus.Registerer, rep *reporter.Reporter,
-		sb *sandbox.Manager, ws *workspace.Manager) (*Manager, error) {
-		return New(Params{Config: cfg, Logger: log, Registerer: reg, Sink: rep, Sandboxes: sb, Workspaces: ws})
+		sb *sandbox.Manager, ws *workspace.Manager, gate *relay.Relay) (*Manager, error) {
+		return New(Params{Config: cfg, Logger: log, Registerer: reg, Sink: rep, Sandboxes: sb, Workspaces: ws, Gate: gate})
 	}),
 	fx.Invoke(func(lc fx.Lifecycle, m *Manager, rep *reporter.Reporter) {
 		rep.SetStatus(m.Status)

@@ -88,6 +88,8 @@ type leftoverRef struct{ containerID, workspaceID string }
 // first line.
 func (m *Manager) reattach(t *turnState, adopted bool) {
 	defer m.release(t)
+	closeAccess := m.reopenAccess(m.ctx, t) // the sandbox holds the turn's token and socket dir
+	defer closeAccess()
 	run, err := m.sb.Attach(m.ctx, t.rec.ContainerID, t.rec.Lines)
 	if err != nil {
 		m.log.Warn("cannot re-attach to turn", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))

@@ -42,6 +42,7 @@ type turnRecord struct {
 	SessionID   string    `json:"sessionId,omitempty"`
 	Resume      bool      `json:"resume,omitempty"`
 	StartedAt   time.Time `json:"startedAt"`
+	RelayToken  string    `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
 }
 
 func openStore(dataDir string) (*store, error) {

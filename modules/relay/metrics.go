@@ -1,0 +1,93 @@
+package relay
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics per conversation carry the workspace and conversation ids as
+// labels: the operator asked for cost per conversation, and a conversation id
+// is only unique within its workspace. Ids are unbounded over a runner's
+// life, so a conversation's series are deleted seriesRetention after its last
+// turn ended: the live set stays bounded by the conversations of the last
+// hour (three series each), while the totals stay in the scraper's storage.
+// Everything else is labelled by a small fixed set, never by a host or an id.
+const seriesRetention = time.Hour
+
+// convKey is a conversation's label values.
+type convKey struct{ workspace, conversation string }
+
+type metrics struct {
+	requests       *prometheus.CounterVec // workspace_id, conversation_id
+	tokens         *prometheus.CounterVec // workspace_id, conversation_id, kind
+	refused        prometheus.Counter
+	upstreamErrors prometheus.Counter
+	egress         *prometheus.CounterVec // decision
+	open           prometheus.Gauge
+}
+
+// Egress decisions, the values of the decision label.
+const (
+	egressAllowed       = "allowed"
+	egressDeniedHost    = "denied_host"
+	egressDeniedAddress = "denied_address"
+	egressFailed        = "failed"
+)
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	conv := []string{"workspace_id", "conversation_id"}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_model_requests_total",
+			Help: "Model API requests relayed, per conversation (series dropped an hour after its last turn)."}, conv),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_model_tokens_total",
+			Help: "Model tokens of streamed responses (kind input or output), per conversation (series dropped an hour after its last turn)."},
+			append(conv, "kind")),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_refused_total",
+			Help: "Model requests refused for a missing, wrong or expired turn token."}),
+		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_upstream_errors_total",
+			Help: "Model requests that could not reach the model API."}),
+		egress: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_egress_requests_total",
+			Help: "Egress proxy requests by decision (allowed, denied_host, denied_address, failed)."}, []string{"decision"}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claudette_relay_turns_open",
+			Help: "Turns whose model relay is open."}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.tokens, m.refused, m.upstreamErrors, m.egress, m.open} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) countUsage(c convKey, u usage) {
+	if u.input > 0 {
+		m.tokens.WithLabelValues(c.workspace, c.conversation, "input").Add(float64(u.input))
+	}
+	if u.output > 0 {
+		m.tokens.WithLabelValues(c.workspace, c.conversation, "output").Add(float64(u.output))
+	}
+}
+
+// retireSeries deletes the series of conversations with no open turn whose
+// last turn ended more than seriesRetention ago.
+func (r *Relay) retireSeries(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	active := map[convKey]bool{}
+	for _, t := range r.turns {
+		active[t.conv] = true
+	}
+	for c, last := range r.seen {
+		if active[c] || now.Sub(last) < seriesRetention {
+			continue
+		}
+		delete(r.seen, c)
+		labels := prometheus.Labels{"workspace_id": c.workspace, "conversation_id": c.conversation}
+		r.metrics.requests.DeletePartialMatch(labels)
+		r.metrics.tokens.DeletePartialMatch(labels)
+	}
+}

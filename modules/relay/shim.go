@@ -1,0 +1,145 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Shim exit codes of its own, before the command ran (the shell's).
+const (
+	ShimExitSetup    = 125 // the forwarders could not start
+	ShimExitNotFound = 127 // the command does not exist
+	ShimExitNoExec   = 126 // the command cannot run
+)
+
+// Forward is one loopback TCP address in the sandbox forwarded to a Unix
+// socket of the runner.
+type Forward struct{ Addr, Socket string }
+
+// ParseForward reads "127.0.0.1:4141=/run/claudette/model.sock". Only a
+// loopback address is accepted: the shim never listens beyond the sandbox.
+func ParseForward(s string) (Forward, error) {
+	addr, sock, ok := strings.Cut(s, "=")
+	if !ok || sock == "" || !strings.HasPrefix(sock, "/") {
+		return Forward{}, fmt.Errorf("forward %q is not ADDR=/SOCKET", s)
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return Forward{}, fmt.Errorf("forward %q: %w", s, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return Forward{}, fmt.Errorf("forward %q: listen address must be loopback", s)
+	}
+	return Forward{Addr: addr, Socket: sock}, nil
+}
+
+// RunShim is the sandbox's command: it listens on every forward's address,
+// checks that each socket answers, then runs argv as its child with this
+// process's stdin, stdout and stderr, passes SIGTERM, SIGINT, SIGHUP and
+// SIGQUIT on, and returns the child's exit code (128+signal when a signal
+// ended it). When a forward cannot be set up the command never runs.
+func RunShim(forwards []Forward, argv []string, stderr io.Writer) int {
+	fail := func(code int, format string, args ...any) int {
+		fmt.Fprintf(stderr, "claudette-runner sandbox-shim: "+format+"\n", args...)
+		return code
+	}
+	if len(argv) == 0 {
+		return fail(ShimExitSetup, "no command to run")
+	}
+	for _, f := range forwards {
+		if err := probeSocket(f.Socket); err != nil {
+			return fail(ShimExitSetup, "cannot reach the runner at %s: %v", f.Socket, err)
+		}
+		ln, err := net.Listen("tcp", f.Addr)
+		if err != nil {
+			return fail(ShimExitSetup, "listen on %s: %v", f.Addr, err)
+		}
+		go serveForward(ln, f.Socket)
+	}
+
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(signals)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return fail(ShimExitNotFound, "%v", err)
+		}
+		return fail(ShimExitNoExec, "%v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-signals:
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	_ = cmd.Wait() // the exit status says it all
+	close(done)
+	return exitCode(cmd.ProcessState)
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ps == nil {
+		return ShimExitNoExec
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	if code := ps.ExitCode(); code >= 0 {
+		return code
+	}
+	return ShimExitNoExec
+}
+
+// probeSocket connects once, so a socket the runtime will not let the
+// sandbox reach fails the start with a clear reason instead of every request.
+func probeSocket(path string) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return fmt.Errorf("%w (under gVisor the runtime needs --host-uds=open)", err)
+		}
+		return err
+	}
+	return c.Close()
+}
+
+// serveForward accepts until the process ends; each connection is copied to
+// a new connection to the socket.
+func serveForward(ln net.Listener, socket string) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: back off, keep serving
+			continue
+		}
+		go func() {
+			up, err := net.DialTimeout("unix", socket, 10*time.Second)
+			if err != nil {
+				c.Close()
+				return
+			}
+			pipe(c, up)
+			c.Close()
+			up.Close()
+		}()
+	}
+}
