@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +68,7 @@ func TestComposeStack(t *testing.T) {
 	orch := orchestratortest.New(t, orchestratortest.Options{Token: token, RunnerID: runnerID})
 	repo := gittest.NewRepo(t, map[string]string{"README.md": "# compose test\n"})
 	git := gittest.Serve(t, repo)
+	model := newModelUpstream(t)
 	gw := hostGatewayIP(ctx, t, cli)
 	viaGateway := func(rawURL string) string {
 		return fmt.Sprintf("http://host.docker.internal:%d", forward(t, gw, hostPort(t, rawURL)))
@@ -73,6 +76,7 @@ func TestComposeStack(t *testing.T) {
 	electricURL := viaGateway(electric.URL())
 	orchURL := viaGateway(orch.URL) + "/rpc"
 	repoURL := viaGateway(git.URL) + "/" + repo.Name
+	modelURL := viaGateway(model.srv.URL)
 
 	root := t.TempDir()
 	s := &stack{cli: cli, runnerID: runnerID, ws: filepath.Join(root, "workspaces"), data: filepath.Join(root, "data")}
@@ -97,7 +101,8 @@ func TestComposeStack(t *testing.T) {
 		"CLAUDETTE_RUNNER_TOKEN":       token,
 		"CLAUDETTE_ELECTRICSQL_URL":    electricURL,
 		"CLAUDETTE_ORCHESTRATOR_URL":   orchURL,
-		"ANTHROPIC_API_KEY":            "sk-ant-compose-test-not-a-key",
+		"ANTHROPIC_API_KEY":            modelKey,
+		"ANTHROPIC_BASE_URL":           modelURL,
 		"CLAUDETTE_WORKSPACE_DIR":      s.ws,
 		"CLAUDETTE_DATA_DIR":           s.data,
 		"CLAUDETTE_RUNNER_IMAGE":       image,
@@ -118,18 +123,30 @@ func TestComposeStack(t *testing.T) {
 	runner := s.runnerContainer(ctx, t)
 	s.waitReady(ctx, t, runner)
 
-	// One turn: clone, write into the checkout from the sandbox, stay a moment.
+	// One turn: clone, write into the checkout from the sandbox, call the
+	// model through the runner's relay, stay a moment.
 	sandboxes := s.watchSandboxes(ctx, t)
 	send(t, electric, runnerID, "m-1", "req-1", "ws-compose", "c-1", repoURL,
-		"PROBE write /workspace/from-sandbox.txt written in the sandbox\nPROBE sleep 2s\nPROBE report")
+		"PROBE write /workspace/from-sandbox.txt written in the sandbox\nPROBE model\nPROBE env\nPROBE sleep 2s\nPROBE report")
 	sb := s.nextSandbox(ctx, t, sandboxes, "m-1")
 	s.checkSibling(ctx, t, sb, runner, "ws-compose", "m-1")
 	result := waitResponse(t, orch, "req-1")
 	if result.Status != "completed" {
 		t.Fatalf("turn status %q, want completed: %s", result.Status, result.Result)
 	}
-	if n := len(orch.Events("m-1")); n == 0 {
+	evs := orch.Events("m-1")
+	if len(evs) == 0 {
 		t.Fatal("no conversation.event reached the orchestrator")
+	}
+	// The model relay works with the runner in a container: the upstream got
+	// the real key, which the sandbox never saw.
+	if got := model.keys(); len(got) == 0 || got[0] != modelKey {
+		t.Errorf("the model upstream got keys %q, want the configured key through the relay", got)
+	}
+	for _, ev := range evs {
+		if strings.Contains(string(ev.Event), modelKey) {
+			t.Fatalf("the real model key appears in the agent's output (event %d)", ev.Seq)
+		}
 	}
 	checkout := filepath.Join(s.ws, "ws-compose")
 	for file, want := range map[string]string{"README.md": "# compose test\n", "from-sandbox.txt": "written in the sandbox"} {
@@ -435,6 +452,36 @@ func send(t *testing.T, e *electrictest.Server, runnerID, messageID, requestID, 
 		t.Fatal(err)
 	}
 	e.InsertMessage(messageID, runnerID, workspaceID, payload)
+}
+
+// modelKey is the "real" model credential of the test: only the upstream may see it.
+const modelKey = "sk-ant-compose-test-not-a-real-key"
+
+// modelUpstream is a recording stand-in for the model API: it answers a
+// streamed message with a short SSE stream and remembers the keys it got.
+type modelUpstream struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []string
+}
+
+func newModelUpstream(t *testing.T) *modelUpstream {
+	u := &modelUpstream{}
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.got = append(u.got, r.Header.Get("x-api-key"))
+		u.mu.Unlock()
+		w.Header().Set("content-type", "text/event-stream")
+		fmt.Fprint(w, "event: message_start\ndata: {\"type\":\"message_start\"}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+func (u *modelUpstream) keys() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]string(nil), u.got...)
 }
 
 type sendResult struct {
