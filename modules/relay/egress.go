@@ -70,7 +70,6 @@ func (e *egress) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		e.refuseOrFail(w, req.URL.Host, fmt.Errorf("%w: host %s is not allowed", errRefused, req.URL.Hostname()))
 		return
 	}
-	e.r.metrics.egress.WithLabelValues(egressAllowed).Inc()
 	e.plain.ServeHTTP(w, req)
 }
 
@@ -100,7 +99,6 @@ func (e *egress) tunnel(w http.ResponseWriter, req *http.Request) {
 		down.Close()
 		return
 	}
-	e.r.metrics.egress.WithLabelValues(egressAllowed).Inc()
 	if _, err := down.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
 		e.untrack(up, down)
 		return
@@ -150,6 +148,7 @@ func (e *egress) dialChecked(ctx context.Context, network, hostport string) (net
 	for _, a := range addrs {
 		c, err := e.r.dial(ctx, "tcp", net.JoinHostPort(a.Unmap().String(), port))
 		if err == nil {
+			e.r.metrics.egress.WithLabelValues(egressAllowed).Inc()
 			return c, nil
 		}
 		last = err

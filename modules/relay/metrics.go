@@ -48,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_upstream_errors_total",
 			Help: "Model requests that could not reach the model API."}),
 		egress: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_egress_requests_total",
-			Help: "Egress proxy requests by decision (allowed, denied_host, denied_address, failed)."}, []string{"decision"}),
+			Help: "Egress proxy destinations by decision: allowed (connected), denied_host, denied_address, failed."}, []string{"decision"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claudette_relay_turns_open",
 			Help: "Turns whose model relay is open."}),
 	}

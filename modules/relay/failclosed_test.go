@@ -1,0 +1,150 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/sandbox"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap/zaptest"
+)
+
+// fakeEngine answers /info with the given runtimes, as the Docker engine does.
+func fakeEngine(t *testing.T, runtimes map[string]any) *client.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/info") {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"Runtimes": runtimes, "DefaultRuntime": "runc"})
+	}))
+	t.Cleanup(srv.Close)
+	cli, err := client.New(client.WithHost("tcp://"+srv.Listener.Addr().String()), client.WithVersion("1.41"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// When the relay cannot be set up, /readyz says why and every turn is
+// refused with the reason: the caller never starts a sandbox without it.
+func TestRelayFailsClosed(t *testing.T) {
+	notELF := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runsc := map[string]any{"path": "/usr/bin/runsc", "runtimeArgs": []string{"--network=none"}}
+	cases := map[string]struct {
+		binary   string
+		runtime  string
+		runtimes map[string]any
+		reason   string
+	}{
+		"dynamically linked runner": {binary: "/bin/ls", reason: "dynamically linked"},
+		"not an executable":         {binary: notELF, reason: "not an ELF executable"},
+		"missing binary":            {binary: filepath.Join(t.TempDir(), "none"), reason: "no such file"},
+		"gVisor without host-uds":   {binary: shimBinary, runtime: "runsc", runtimes: map[string]any{"runsc": runsc}, reason: "--host-uds=open"},
+		"gVisor by another name": {binary: shimBinary, runtime: "gvisor",
+			runtimes: map[string]any{"gvisor": runsc}, reason: "--host-uds=open"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, "http://127.0.0.1:1")
+			cfg.Sandbox.Runtime = c.runtime
+			reg := health.NewRegistry()
+			p := Params{Config: cfg, Logger: zaptest.NewLogger(t), Health: reg, Binary: c.binary}
+			if c.runtimes != nil {
+				p.Docker = fakeEngine(t, c.runtimes)
+			}
+			r, err := New(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = r.Stop(context.Background()) })
+			ready, comps := reg.Status()
+			if ready || len(comps) != 1 || !strings.Contains(comps[0].Reason, c.reason) {
+				t.Errorf("readiness %v %+v, want not ready with %q", ready, comps, c.reason)
+			}
+			a, err := r.Open(context.Background(), Turn{MessageID: "m-1", WorkspaceID: "ws-1", ConversationID: "c-1"})
+			if err == nil || !strings.Contains(err.Error(), c.reason) || a != nil {
+				t.Errorf("open: %v, want an error with %q", err, c.reason)
+			}
+			if entries, _ := os.ReadDir(filepath.Join(cfg.DataDir, "run", "turns")); len(entries) > 0 {
+				t.Errorf("a turn dir was made: %v", entries)
+			}
+		})
+	}
+}
+
+// gVisor registered with --host-uds=open carries the relay.
+func TestRelayAcceptsGVisorWithHostUDS(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	cfg.Sandbox.Runtime = "runsc"
+	docker := fakeEngine(t, map[string]any{"runsc": map[string]any{"path": "/usr/bin/runsc", "runtimeArgs": []string{"--network=none", "--host-uds=open"}}})
+	r, err := New(Params{Config: cfg, Logger: zaptest.NewLogger(t), Docker: docker, Binary: shimBinary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(context.Background()) })
+	a, err := r.Open(context.Background(), Turn{MessageID: "m-1", WorkspaceID: "ws-1", ConversationID: "c-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+}
+
+// Bad settings are refused before anything starts.
+func TestNewRefusesBadSettings(t *testing.T) {
+	for name, mutate := range map[string]func(*config.Config){
+		"base URL not http": func(c *config.Config) { c.Model.BaseURL = "ftp://example.com" },
+		"base URL no host":  func(c *config.Config) { c.Model.BaseURL = "https://" },
+		"bad egress rule":   func(c *config.Config) { c.Sandbox.EgressAllow = []string{"a.*.com"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, "")
+			mutate(cfg)
+			if _, err := New(Params{Config: cfg}); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
+
+// --sandbox-network open: the engine's bridge, with the relay still the way
+// to the model, and a warning at every sandbox start.
+func TestOpenNetworkWarnsAtEveryStart(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	cfg.Sandbox.Network = config.NetworkOpen
+	f := startRelay(t, cfg)
+	for range 2 {
+		a := f.open(t, "")
+		if a.NetworkMode != "bridge" || !strings.Contains(strings.Join(a.Env, " "), "ANTHROPIC_BASE_URL=http://127.0.0.1:4141") {
+			t.Errorf("open mode access: network %q, env %q", a.NetworkMode, a.Env)
+		}
+	}
+	if n := strings.Count(f.logs.String(), "sandbox network is open for this turn"); n != 2 {
+		t.Errorf("%d warnings for 2 sandbox starts", n)
+	}
+	cfg2 := testConfig(t, "http://127.0.0.1:1")
+	g := startRelay(t, cfg2)
+	if a := g.open(t, ""); a.NetworkMode != sandbox.NetworkNone {
+		t.Errorf("isolated mode network %q", a.NetworkMode)
+	}
+}
