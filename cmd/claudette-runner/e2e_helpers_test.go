@@ -25,6 +25,9 @@ import (
 	"github.com/moby/moby/client"
 )
 
+// testAPIKey is the model credential startDaemon gives the runner.
+const testAPIKey = "sk-ant-test-key-do-not-log"
+
 // e2eWait bounds every wait of the suite: generous, so that a loaded CI
 // machine slows the tests without failing them.
 const e2eWait = 90 * time.Second

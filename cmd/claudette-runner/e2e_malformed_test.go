@@ -62,6 +62,7 @@ func malformedCorpus(url string) map[string]malformed {
 		"ws-hidden":        bad(set("ws-hidden", "workspaceId", ".hidden"), rpc.CodeInvalidParams, "workspaceId"),
 		"ws-65-chars":      bad(set("ws-65-chars", "workspaceId", strings.Repeat("w", 65)), rpc.CodeInvalidParams, "workspaceId"),
 		"ws-slash":         bad(set("ws-slash", "workspaceId", "a/b"), rpc.CodeInvalidParams, "workspaceId"),
+		"ws-not-the-rows":  bad(set("ws-not-the-rows", "workspaceId", "ws-other"), rpc.CodeInvalidParams, "workspaceId"),
 		"conv-traversal":   bad(set("conv-traversal", "conversationId", "../../etc"), rpc.CodeInvalidParams, "conversationId"),
 		"no-repository":    bad(send("no-repository", func(p map[string]any) { delete(p, "repository") }), rpc.CodeInvalidParams, "repository.url"),
 		"repo-file":        bad(repo("repo-file", "file:///etc"), rpc.CodeInvalidParams, "repository.url"),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"slices"
 	"strings"
@@ -13,11 +14,11 @@ import (
 // event; the file the agent wrote is in the checkout on the host.
 func TestE2EMessageYieldsEventsAndResponse(t *testing.T) {
 	e := newE2E(t, "turn")
-	e.send("msg-1", "ws-1", "conv-1", "Write a note.\nPROBE write notes/hello.txt hello from the sandbox", map[string]any{"maxTurns": 5})
+	e.send("msg-1", "ws-1", "conv-1", "Write a note.\nPROBE write notes/hello.txt hello from the sandbox\nPROBE env", map[string]any{"maxTurns": 5})
 	res := result(t, e.response("msg-1"))
 
 	if res.Status != rpc.StatusCompleted || res.ConversationID != "conv-1" || res.SessionID == "" || res.ExitCode != 0 ||
-		res.NumTurns < 1 || res.Result == nil || !strings.Contains(*res.Result, "Ran 1 probes: 1 ok") || len(res.Usage) == 0 || string(res.Usage) == "null" {
+		res.NumTurns < 1 || res.Result == nil || !strings.Contains(*res.Result, "Ran 2 probes: 2 ok") || len(res.Usage) == 0 || string(res.Usage) == "null" {
 		t.Errorf("result = %+v (result %v)", res, deref(res.Result))
 	}
 	e.checkDelivery("msg-1")
@@ -50,6 +51,40 @@ func TestE2EMessageYieldsEventsAndResponse(t *testing.T) {
 	for _, ev := range e.orch.Events("msg-1") {
 		if ev.WorkspaceID != "ws-1" || ev.ConversationID != "conv-1" {
 			t.Errorf("event seq %d names %s/%s", ev.Seq, ev.WorkspaceID, ev.ConversationID)
+		}
+	}
+
+	// The agent's environment: its state dir and the quiet switches, and no
+	// secret of the runner anywhere in what was relayed.
+	var env map[string]string
+	for _, ev := range e.orch.Events("msg-1") {
+		var line struct {
+			Type    string
+			Message struct {
+				Content []struct {
+					Type    string
+					Content string
+				}
+			}
+		}
+		if json.Unmarshal(ev.Event, &line) == nil && line.Type == "user" {
+			for _, c := range line.Message.Content {
+				var f struct{ Env map[string]string }
+				if c.Type == "tool_result" && json.Unmarshal([]byte(c.Content), &f) == nil && f.Env != nil {
+					env = f.Env
+				}
+			}
+		}
+		for _, secret := range []string{testToken, testAPIKey} {
+			if strings.Contains(string(ev.Event), secret) {
+				t.Errorf("event seq %d carries a runner secret", ev.Seq)
+			}
+		}
+	}
+	for k, v := range map[string]string{"CLAUDE_CONFIG_DIR": "/claude-state", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+		"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_AUTOUPDATER": "1"} {
+		if env[k] != v {
+			t.Errorf("agent env %s = %q, want %q (env %v)", k, env[k], v, env)
 		}
 	}
 
