@@ -148,3 +148,45 @@ func TestOpenNetworkWarnsAtEveryStart(t *testing.T) {
 		t.Errorf("isolated mode network %q", a.NetworkMode)
 	}
 }
+
+// On this engine: every runtime that is gVisor is refused unless it was
+// registered with --host-uds, and the default runtime is accepted.
+func TestRealEngineRuntimes(t *testing.T) {
+	docker, err := sandbox.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	info, err := docker.Info(context.Background(), client.InfoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, rt := range info.Info.Runtimes {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, "http://127.0.0.1:1")
+			cfg.Sandbox.Runtime = name
+			r, err := New(Params{Config: cfg, Logger: zaptest.NewLogger(t), Docker: docker, Binary: shimBinary})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer r.Stop(context.Background())
+			gvisor := filepath.Base(rt.Path) == "runsc" || strings.Contains(rt.Type, "runsc")
+			hostUDS := strings.Contains(strings.Join(rt.Args, " "), "host-uds")
+			a, err := r.Open(context.Background(), Turn{MessageID: "m-1", WorkspaceID: "ws-1", ConversationID: "c-1"})
+			if gvisor && !hostUDS {
+				t.Logf("%s is gVisor without --host-uds (args %q): refused as expected", name, rt.Args)
+				if err == nil || !strings.Contains(err.Error(), "--host-uds=open") {
+					t.Errorf("open under %s: %v, want the host-uds refusal", name, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("open under %s: %v", name, err)
+			}
+			a.Close()
+		})
+	}
+}

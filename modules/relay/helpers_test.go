@@ -60,7 +60,7 @@ func randHex(n int) string {
 
 // testConfig is the defaults with the real key, an upstream and a data dir
 // of the test's own.
-func testConfig(t *testing.T, upstream string) *config.Config {
+func testConfig(t testing.TB, upstream string) *config.Config {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.RunnerID = "t-relay-" + randHex(4)
@@ -164,7 +164,7 @@ var sseEvents = []string{
 	`event: message_stop` + "\n" + `data: {"type":"message_stop"}` + "\n\n",
 }
 
-func newUpstream(t *testing.T) *upstream {
+func newUpstream(t testing.TB) *upstream {
 	u := &upstream{}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
