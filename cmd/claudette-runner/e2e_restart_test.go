@@ -18,9 +18,9 @@ func TestE2EKill9MidTurnThenRestartLosesNothing(t *testing.T) {
 	e := newE2E(t, "kill9")
 	// The first sleep lets the runner record how far it relayed, so the
 	// restart both skips lines and repeats the few sent since.
-	prompt := "PROBE events 3 200\nPROBE sleep 1s\nPROBE events 5 200\nPROBE sleep 6s\nPROBE events 5 200"
+	prompt := "PROBE events 3 200\nPROBE sleep 1s\nPROBE events 5 200\nPROBE sleep 8s\nPROBE events 5 200"
 	e.send("msg-k", "ws-k", "conv-k", prompt, nil)
-	e.waitEvent("msg-k", `"command":"PROBE sleep 6s"`)
+	e.waitEvent("msg-k", `"command":"PROBE sleep 8s"`)
 	before := len(e.orch.Events("msg-k"))
 
 	e.kill9()

@@ -37,10 +37,10 @@ func TestE2EMaxConcurrentOneRunsWorkspacesInTurn(t *testing.T) {
 // workspace's turn runs beside them.
 func TestE2EOneWorkspaceRunsOneTurnAtATime(t *testing.T) {
 	e := newE2E(t, "perws", "--max-concurrent", "3")
-	e.send("msg-1", "ws-x", "conv-1", "PROBE sleep 1s", nil)
+	e.send("msg-1", "ws-x", "conv-1", "PROBE sleep 3s", nil)
 	e.send("msg-2", "ws-x", "conv-2", "PROBE sleep 1s", nil)
 	e.send("msg-3", "ws-x", "conv-1", "PROBE sleep 1s", nil)
-	e.send("msg-other", "ws-y", "conv-1", "PROBE sleep 2s", nil)
+	e.send("msg-other", "ws-y", "conv-1", "PROBE sleep 1s", nil)
 	for _, id := range []string{"msg-1", "msg-2", "msg-3", "msg-other"} {
 		if res := result(t, e.response(id)); res.Status != rpc.StatusCompleted {
 			t.Errorf("%s: status %s", id, res.Status)
