@@ -29,7 +29,7 @@ func fakeEngine(t *testing.T, runtimes map[string]any) *client.Client {
 		_ = json.NewEncoder(w).Encode(map[string]any{"Runtimes": runtimes, "DefaultRuntime": "runc"})
 	}))
 	t.Cleanup(srv.Close)
-	cli, err := client.New(client.WithHost("tcp://"+srv.Listener.Addr().String()), client.WithVersion("1.41"))
+	cli, err := client.New(client.WithHost("tcp://"+srv.Listener.Addr().String()), client.WithAPIVersion("1.41"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,7 +62,6 @@ type Relay struct {
 	turns    map[string]*turnRelay // open turns by message id
 	seen     map[convKey]time.Time // when each conversation's last turn closed (metrics retention)
 	orphans  map[string]time.Time  // turn dirs found at start, removed unless re-opened
-	started  bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -123,7 +122,7 @@ func New(p Params) (*Relay, error) {
 func (r *Relay) Start(ctx context.Context) error {
 	err := r.setup(ctx)
 	r.mu.Lock()
-	r.setupErr, r.started = err, true
+	r.setupErr = err
 	r.mu.Unlock()
 	if err != nil {
 		r.log.Error("model relay unavailable; turns will fail until it is fixed", zap.Error(err))

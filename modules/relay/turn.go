@@ -94,14 +94,13 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 	tr := &turnRelay{r: r, turn: t, token: token, conv: convKey{t.WorkspaceID, t.ConversationID}}
 	r.turns[t.MessageID] = tr
 	delete(r.orphans, turnDirName(t.MessageID))
+	r.metrics.open.Inc() // until shutdown
 	r.mu.Unlock()
 
 	if err := tr.listen(); err != nil {
 		tr.shutdown(true)
 		return nil, fmt.Errorf("model relay: %w", err)
 	}
-	tr.counted = true
-	r.metrics.open.Inc()
 	log := r.log.With(zap.String("message_id", t.MessageID), zap.String("workspace_id", t.WorkspaceID))
 	a := &Access{Token: token, NetworkMode: sandbox.NetworkNone, turn: tr,
 		Mounts: []sandbox.Mount{
@@ -156,9 +155,8 @@ type turnRelay struct {
 	conv  convKey
 	dir   string
 
-	model   *http.Server
-	egress  *egress
-	counted bool // in the open-turns gauge
+	model  *http.Server
+	egress *egress
 
 	once sync.Once
 }
@@ -205,9 +203,7 @@ func (t *turnRelay) shutdown(remove bool) {
 		if t.model != nil {
 			_ = t.model.Close()
 		}
-		if t.counted {
-			t.r.metrics.open.Dec()
-		}
+		t.r.metrics.open.Dec()
 		if t.egress != nil {
 			t.egress.close()
 		}
