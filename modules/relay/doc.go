@@ -13,8 +13,10 @@
 //     random token (x-api-key or Authorization: Bearer), swaps in the real
 //     ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN, forwards to the configured
 //     base URL (default the public API) and streams the SSE response through,
-//     flushing every write. It counts requests and model tokens per
-//     conversation.
+//     flushing every write. Only the endpoints a turn needs are relayed
+//     (messages, token counts, models): nothing that outlives the turn on the
+//     real key, such as message batches or files. It counts requests and
+//     model tokens per conversation.
 //   - egress.sock, only when sandbox.egressAllow has rules: an HTTP CONNECT
 //     and absolute-URI proxy that lets through exact and *.suffix host names,
 //     resolves them in the runner and dials only the checked address, never a

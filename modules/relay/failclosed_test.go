@@ -113,9 +113,10 @@ func TestRelayAcceptsGVisorWithHostUDS(t *testing.T) {
 // Bad settings are refused before anything starts.
 func TestNewRefusesBadSettings(t *testing.T) {
 	for name, mutate := range map[string]func(*config.Config){
-		"base URL not http": func(c *config.Config) { c.Model.BaseURL = "ftp://example.com" },
-		"base URL no host":  func(c *config.Config) { c.Model.BaseURL = "https://" },
-		"bad egress rule":   func(c *config.Config) { c.Sandbox.EgressAllow = []string{"a.*.com"} },
+		"base URL not http":  func(c *config.Config) { c.Model.BaseURL = "ftp://example.com" },
+		"base URL no host":   func(c *config.Config) { c.Model.BaseURL = "https://" },
+		"bad egress rule":    func(c *config.Config) { c.Sandbox.EgressAllow = []string{"a.*.com"} },
+		"credentials in URL": func(c *config.Config) { c.Model.BaseURL = "https://user:pw@gateway.example" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(t, "")

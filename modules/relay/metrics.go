@@ -44,7 +44,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Model tokens of streamed responses (kind input or output), per conversation (series dropped an hour after its last turn)."},
 			append(conv, "kind")),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_refused_total",
-			Help: "Model requests refused for a missing, wrong or expired turn token."}),
+			Help: "Model requests refused: a missing, wrong or expired turn token, or an endpoint a turn does not need."}),
 		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_upstream_errors_total",
 			Help: "Model requests that could not reach the model API."}),
 		egress: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_egress_requests_total",

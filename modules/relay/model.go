@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -69,10 +71,32 @@ func (r *Relay) modelHandler(t *turnRelay) http.Handler {
 			writeAPIError(w, http.StatusUnauthorized, "authentication_error", "model relay: invalid or expired turn token")
 			return
 		}
+		if !modelEndpoint(req.Method, req.URL) {
+			r.metrics.refused.Inc()
+			writeAPIError(w, http.StatusForbidden, "permission_error", "model relay: only the Messages and Models endpoints are relayed")
+			return
+		}
 		r.metrics.requests.WithLabelValues(t.conv.workspace, t.conv.conversation).Inc()
 		req.Body = http.MaxBytesReader(w, req.Body, maxRequestBody)
 		proxy.ServeHTTP(w, req)
 	})
+}
+
+// modelEndpoint says whether a request is one a turn needs: a message
+// (streamed or not), a token count, the model list. Nothing that outlives the
+// turn on the real key (message batches, files) or reaches other APIs.
+func modelEndpoint(method string, u *url.URL) bool {
+	p := u.Path
+	if u.RawPath != "" || path.Clean(p) != p { // no dot segments or escapes to reinterpret upstream
+		return false
+	}
+	switch {
+	case method == http.MethodPost && (p == "/v1/messages" || p == "/v1/messages/count_tokens"):
+		return true
+	case method == http.MethodGet && (p == "/v1/models" || strings.HasPrefix(p, "/v1/models/")):
+		return true
+	}
+	return false
 }
 
 // authorized accepts the turn's own token, as x-api-key or a bearer token.

@@ -239,3 +239,43 @@ func TestModelRelayReopensATurnWithItsToken(t *testing.T) {
 		t.Errorf("re-opened turn answered %d", resp.StatusCode)
 	}
 }
+
+// Only what a turn needs is relayed on the real key: not message batches or
+// files (they outlive the turn), nor paths that a server could read as one.
+func TestModelRelayOnlyRelaysTurnEndpoints(t *testing.T) {
+	up := newUpstream(t)
+	f := startRelay(t, testConfig(t, up.URL))
+	a := f.open(t, "")
+	c := socketClient(socketOf(a, modelSocket))
+	for name, tc := range map[string]struct {
+		method, path string
+		want         int
+	}{
+		"messages":        {http.MethodPost, "/v1/messages?beta=true", http.StatusOK},
+		"count tokens":    {http.MethodPost, "/v1/messages/count_tokens", http.StatusOK},
+		"models":          {http.MethodGet, "/v1/models", http.StatusOK},
+		"a model":         {http.MethodGet, "/v1/models/claude-test", http.StatusOK},
+		"message batches": {http.MethodPost, "/v1/messages/batches", http.StatusForbidden},
+		"files":           {http.MethodGet, "/v1/files", http.StatusForbidden},
+		"dot segments":    {http.MethodGet, "/v1/models/../files", http.StatusForbidden},
+		"escaped slash":   {http.MethodGet, "/v1/models/..%2Ffiles", http.StatusForbidden},
+		"messages by GET": {http.MethodGet, "/v1/messages", http.StatusForbidden},
+		"another API":     {http.MethodGet, "/api/oauth/profile", http.StatusForbidden},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := len(up.requests())
+			req, _ := http.NewRequest(tc.method, "http://127.0.0.1:4141"+tc.path, strings.NewReader("{}"))
+			req.Header.Set("X-Api-Key", a.Token)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			forwarded := len(up.requests()) > before
+			if resp.StatusCode != tc.want || forwarded != (tc.want == http.StatusOK) {
+				t.Errorf("%s %s: %d, forwarded %v; want %d", tc.method, tc.path, resp.StatusCode, forwarded, tc.want)
+			}
+		})
+	}
+}

@@ -92,7 +92,9 @@ func New(p Params) (*Relay, error) {
 	if err != nil || (up.Scheme != "https" && up.Scheme != "http") || up.Host == "" {
 		return nil, fmt.Errorf("relay: model base URL %q is not an http(s) URL", redactURL(base))
 	}
-	up.User = nil
+	if up.User != nil {
+		return nil, fmt.Errorf("relay: the model base URL %s must not hold credentials (use ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN)", redactURL(base))
+	}
 	dataDir, err := filepath.Abs(p.Config.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("relay: data dir: %w", err)
