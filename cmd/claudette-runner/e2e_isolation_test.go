@@ -241,3 +241,31 @@ func TestE2EModelRelaySurvivesARestart(t *testing.T) {
 	}
 	e.waitNoContainers()
 }
+
+// Fail closed: when the relay cannot be set up (here its run directory is a
+// file), /readyz says why and a turn is answered -32002 with the reason,
+// without any sandbox.
+func TestE2ERelayUnavailableFailsClosed(t *testing.T) {
+	e := newE2E(t, "relay-down")
+	e.d.stop(t)
+	run := filepath.Join(e.data, "run")
+	if err := os.RemoveAll(run); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(run, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	body := e.d.waitHTTP(t, "/readyz", http.StatusServiceUnavailable)
+	if !strings.Contains(body, `"relay"`) || !strings.Contains(body, "model relay") {
+		t.Errorf("/readyz does not name the relay: %s", body)
+	}
+	e.send("msg-down", "ws-down", "conv-down", "PROBE env", nil)
+	rerr := wantError(t, e.response("msg-down"), rpc.CodeSandboxFailed)
+	if !strings.Contains(rerr.Message, "model relay unavailable") {
+		t.Errorf("error message %q does not give the reason", rerr.Message)
+	}
+	if left := e.containers(); len(left) != 0 {
+		t.Errorf("a sandbox was created: %v", left)
+	}
+}

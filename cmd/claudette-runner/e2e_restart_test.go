@@ -83,29 +83,52 @@ func TestE2EKill9MidTurnThenRestartLosesNothing(t *testing.T) {
 	t.Logf("%d events, %d before the kill, repeated: %v", len(events), before, e.orch.Duplicates())
 }
 
-// kill -9 mid-turn, and the sandbox ends while the runner is down: the turn
-// is still answered, once, and its finished state takes a seq none of the
-// events delivered before the kill had.
+// kill -9 mid-turn, and the sandbox ends while the runner is down: the
+// restarted runner reads the rest of its output from the engine and the
+// turn completes as if nothing happened.
 func TestE2EKill9AndTheSandboxEndsWhileDown(t *testing.T) {
-	e := newE2E(t, "kill9gone")
-	e.send("msg-g", "ws-g", "conv-g", "PROBE events 4 100\nPROBE sleep 1s", nil)
-	e.waitEvent("msg-g", `"command":"PROBE sleep 1s"`)
+	e := newE2E(t, "kill9ended")
+	e.send("msg-e", "ws-e", "conv-e", "PROBE events 4 100\nPROBE sleep 1s\nPROBE events 2 100", nil)
+	e.waitEvent("msg-e", `"command":"PROBE sleep 1s"`)
 	e.kill9()
 	e.waitContainersExited()
 	e.start()
 
-	it := e.response("msg-g")
-	if it.Error != nil {
-		// The sandbox is gone: the runner says so rather than staying silent.
-		if it.Error.Code != rpc.CodeAgentFailed || !strings.Contains(it.Error.Message, "restarted") {
-			t.Errorf("answer = %d %q", it.Error.Code, it.Error.Message)
-		}
-	} else if res := result(t, it); res.Status != rpc.StatusCompleted {
-		t.Errorf("result = %+v", res)
+	res := result(t, e.response("msg-e"))
+	if res.Status != rpc.StatusCompleted || res.ExitCode != 0 || !strings.Contains(deref(res.Result), "Ran 3 probes: 3 ok") {
+		t.Errorf("result = %+v (%s)", res, deref(res.Result))
+	}
+	e.checkDelivery("msg-e")
+	if types := eventTypes(t, e.orch.Events("msg-e")); types[len(types)-1] != "result/success" {
+		t.Errorf("event types = %v", types)
+	}
+	e.waitNoContainers()
+}
+
+// kill -9 mid-turn, and the sandbox is gone when the runner comes back: the
+// turn is answered -32003 saying the runner restarted (never silence), with a
+// finished state whose seq none of the events delivered before had.
+func TestE2EKill9AndTheSandboxIsGone(t *testing.T) {
+	e := newE2E(t, "kill9gone")
+	e.send("msg-g", "ws-g", "conv-g", "PROBE events 4 100\nPROBE sleep 120s", nil)
+	e.waitEvent("msg-g", `"command":"PROBE sleep 120s"`)
+	e.kill9()
+	e.removeContainers()
+	e.start()
+
+	rerr := wantError(t, e.response("msg-g"), rpc.CodeAgentFailed)
+	if !strings.Contains(rerr.Message, "restarted") {
+		t.Errorf("answer = %q", rerr.Message)
 	}
 	e.checkDelivery("msg-g")
 	if states := statesOf(e.orch.Message("msg-g")); states[len(states)-1] != rpc.StateFinished {
 		t.Errorf("states = %v", states)
+	}
+	// The conversation goes on in the session the lost turn had started (its
+	// transcript is in the workspace's agent state): resumed, not offered again.
+	e.send("msg-g2", "ws-g", "conv-g", "hello", nil)
+	if next := result(t, e.response("msg-g2")); !strings.Contains(deref(next.Result), "resumed session "+next.SessionID) {
+		t.Errorf("turn after the lost one = %q", deref(next.Result))
 	}
 	e.waitNoContainers()
 }

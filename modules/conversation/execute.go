@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
@@ -64,7 +66,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 			return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: prepare %s: %v", dir, err))
 		}
 	}
-	sess, err := m.sessionFor(turn)
+	sess, err := m.sessionFor(turn, co.AgentStateDir)
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeAgentFailed, "session store: %v", err))
 	}
@@ -128,22 +130,40 @@ func (m *Manager) stoppedOr(t *turnState, out outcome, err *rpc.Error) outcome {
 	return out
 }
 
-// sessionFor chooses the Claude session of a turn: the conversation's, resumed,
-// once the CLI has announced it; otherwise a new id the runner picks.
-func (m *Manager) sessionFor(turn Turn) (session, error) {
+// sessionFor chooses the Claude session of a turn: the conversation's,
+// resumed, once the CLI has announced it or its transcript exists in the
+// workspace's agent state (a turn the runner lost track of in a restart may
+// have started it); otherwise a new id the runner picks, offered with
+// --session-id until the CLI takes it.
+func (m *Manager) sessionFor(turn Turn, agentStateDir string) (session, error) {
 	rec, found, err := m.store.session(turn.WorkspaceID, turn.ConversationID)
 	if err != nil {
 		return session{}, err
 	}
-	if found && rec.Established {
-		return session{ID: rec.SessionID, Resume: true}, nil
-	}
 	if found && rec.SessionID != "" {
+		if rec.Established || transcriptExists(agentStateDir, rec.SessionID) {
+			return session{ID: rec.SessionID, Resume: true}, nil
+		}
 		return session{ID: rec.SessionID}, nil
 	}
 	id := uuid.NewString()
 	return session{ID: id}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, sessionRecord{SessionID: id})
 }
+
+// transcriptExists reports whether the CLI wrote session id's transcript:
+// {CLAUDE_CONFIG_DIR}/projects/<cwd as a name>/<id>.jsonl (claude-cli README
+// section 7). Then --session-id would be refused as in use; --resume works.
+func transcriptExists(agentStateDir, id string) bool {
+	if agentStateDir == "" || !sessionIDPattern.MatchString(id) {
+		return false
+	}
+	matches, err := filepath.Glob(filepath.Join(agentStateDir, "projects", "*", id+".jsonl"))
+	return err == nil && len(matches) > 0
+}
+
+// sessionIDPattern is what a session id may be to name a file: a uuid, or
+// what the CLI announces (letters, digits, '-', '_').
+var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$`)
 
 func (m *Manager) turnTimeout(o Options) time.Duration {
 	d := m.cfg.TurnTimeout

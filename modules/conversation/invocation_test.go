@@ -1,6 +1,8 @@
 package conversation
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -182,5 +184,31 @@ func TestTurnTimeoutIsLoweredPerMessage(t *testing.T) {
 		if got := m.turnTimeout(Options{TimeoutSeconds: secs}); got != want {
 			t.Errorf("timeoutSeconds %d: %v, want %v", secs, got, want)
 		}
+	}
+}
+
+func TestTranscriptExists(t *testing.T) {
+	dir := t.TempDir()
+	const id = "0b9f6f6e-4b7e-4c3a-9d6a-1f1e2d3c4b5a"
+	if transcriptExists(dir, id) {
+		t.Fatal("no transcript yet")
+	}
+	project := filepath.Join(dir, "projects", "-workspace")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(project, id+".jsonl"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !transcriptExists(dir, id) {
+		t.Error("transcript not found")
+	}
+	for _, bad := range []string{"", "*", "../" + id, "-workspace/" + id, id + "/.."} {
+		if transcriptExists(dir, bad) {
+			t.Errorf("id %q matched", bad)
+		}
+	}
+	if transcriptExists("", id) {
+		t.Error("no agent state dir matched")
 	}
 }
