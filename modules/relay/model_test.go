@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -277,5 +278,35 @@ func TestModelRelayOnlyRelaysTurnEndpoints(t *testing.T) {
 				t.Errorf("%s %s: %d, forwarded %v; want %d", tc.method, tc.path, resp.StatusCode, forwarded, tc.want)
 			}
 		})
+	}
+}
+
+// Turn directories a previous process left are removed unless their turn is
+// re-opened within the grace period.
+func TestOrphanedTurnDirsAreRemoved(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	turns := filepath.Join(cfg.DataDir, "run", "turns")
+	kept, gone := turnDirName("msg-kept"), turnDirName("msg-gone")
+	for _, d := range []string{kept, gone} {
+		if err := os.MkdirAll(filepath.Join(turns, d), 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := startRelay(t, cfg)
+	a, err := f.r.Open(context.Background(), Turn{MessageID: "msg-kept", WorkspaceID: "ws-1", ConversationID: "c-1", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	f.r.removeOrphans(time.Now())
+	if _, err := os.Stat(filepath.Join(turns, gone)); err != nil {
+		t.Fatalf("removed before the grace period: %v", err)
+	}
+	f.r.removeOrphans(time.Now().Add(orphanGrace))
+	if _, err := os.Stat(filepath.Join(turns, gone)); !os.IsNotExist(err) {
+		t.Errorf("orphan left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(turns, kept)); err != nil {
+		t.Errorf("the re-opened turn's dir was removed: %v", err)
 	}
 }
