@@ -7,8 +7,12 @@
 // grace period and SIGKILL, removes the container, and says honestly why
 // the run ended. At start it probes what the engine can enforce (and refuses
 // to start when it cannot), checks the runtime, and reconciles the
-// containers a previous process left; Attach follows one of them again from
-// a given line. It also prepares and removes the host directories the agent
+// containers a previous process left (running or exited turns stay for
+// Attach, which follows one of them again from a given line). When the runner
+// itself runs in a container of the same engine (Docker-out-of-Docker), the
+// start also checks that the workspace and data dirs are same-path bind
+// mounts, since the binds it asks the engine for are resolved on the host
+// (selfcheck.go). It also prepares and removes the host directories the agent
 // writes to (PrepareDir, RemoveTree).
 //
 // It owns the containers labelled with its runner id and nothing else: it
