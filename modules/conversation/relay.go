@@ -1,6 +1,9 @@
 package conversation
 
 import (
+	"slices"
+	stdsync "sync"
+
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -25,25 +28,16 @@ const (
 // with a seq no item of it ever had.
 func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) {
 	turn := t.rec.Turn
-	lines := run.Lines()
+	ahead := readAhead(run.Lines(), relayBatchBytes)
 	items := make([]reporter.Item, 0, relayBatchLines)
-	for first := range lines {
+	for {
+		batch, ok := ahead.take(relayBatchLines, relayBatchBytes)
+		if !ok {
+			break
+		}
 		items = items[:0]
-		size := 0
-		items = append(items, m.event(t, tracker, first))
-		size += len(first.Data)
-	drain:
-		for len(items) < relayBatchLines && size < relayBatchBytes {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					break drain
-				}
-				items = append(items, m.event(t, tracker, l))
-				size += len(l.Data)
-			default:
-				break drain
-			}
+		for _, l := range batch {
+			items = append(items, m.event(t, tracker, l))
 		}
 		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
 		if err := m.store.putTurn(t.rec); err != nil {
@@ -59,6 +53,84 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 	}
 	if err := m.store.putTurn(t.rec); err != nil {
 		m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
+	}
+}
+
+// lineQueue reads a run's lines ahead of the relay, so that the lines the
+// agent prints while one batch is being made durable become the next batch
+// (not one line each: every batch costs a turn-record write and an outbox
+// commit). It holds at most max bytes (a longer line goes alone); past that
+// the reader waits, and with it the sandbox's output: nothing is dropped.
+type lineQueue struct {
+	mu     stdsync.Mutex
+	lines  []sandbox.Line
+	bytes  int
+	max    int
+	closed bool
+	ready  chan struct{} // lines arrived, or the source ended
+	room   chan struct{} // lines were taken
+}
+
+func readAhead(src <-chan sandbox.Line, max int) *lineQueue {
+	q := &lineQueue{max: max, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+	go q.fill(src)
+	return q
+}
+
+// fill moves lines from src into the queue until src is closed.
+func (q *lineQueue) fill(src <-chan sandbox.Line) {
+	for l := range src {
+		q.mu.Lock()
+		for q.bytes > 0 && q.bytes+len(l.Data) > q.max {
+			q.mu.Unlock()
+			<-q.room
+			q.mu.Lock()
+		}
+		q.lines = append(q.lines, l)
+		q.bytes += len(l.Data)
+		q.mu.Unlock()
+		notify(q.ready)
+	}
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	notify(q.ready)
+}
+
+// take waits for lines and returns the first ones, at most n and size bytes
+// (at least one line); false once the source ended and every line was taken.
+func (q *lineQueue) take(n, size int) ([]sandbox.Line, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.lines) > 0 {
+			k, b := 0, 0
+			for k < len(q.lines) && k < n && (k == 0 || b+len(q.lines[k].Data) <= size) {
+				b += len(q.lines[k].Data)
+				k++
+			}
+			out := slices.Clone(q.lines[:k])
+			clear(q.lines[:k])
+			if q.lines = q.lines[k:]; len(q.lines) == 0 {
+				q.lines = nil
+			}
+			q.bytes -= b
+			q.mu.Unlock()
+			notify(q.room)
+			return out, true
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		<-q.ready
+	}
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 

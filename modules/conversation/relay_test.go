@@ -1,0 +1,94 @@
+package conversation
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/sandbox"
+)
+
+func line(i, size int) sandbox.Line {
+	data := fmt.Appendf(nil, "%06d", i)
+	for len(data) < size {
+		data = append(data, 'x')
+	}
+	return sandbox.Line{Data: data}
+}
+
+// The lines that arrive while the relay is busy become one batch, in order,
+// within the batch bounds, and every line comes out once.
+func TestLineQueueBatchesWhatArrivedInOrder(t *testing.T) {
+	src := make(chan sandbox.Line)
+	q := readAhead(src, 1<<20)
+	go func() {
+		for i := range 2500 {
+			src <- line(i, 100)
+		}
+		close(src)
+	}()
+	time.Sleep(100 * time.Millisecond) // the relay is busy: everything piles up
+	var sizes []int
+	next := 0
+	for {
+		batch, ok := q.take(1000, 1<<20)
+		if !ok {
+			break
+		}
+		sizes = append(sizes, len(batch))
+		for _, l := range batch {
+			if want := fmt.Sprintf("%06d", next); string(l.Data[:6]) != want {
+				t.Fatalf("line %q, want %s", l.Data[:6], want)
+			}
+			next++
+		}
+	}
+	if next != 2500 {
+		t.Fatalf("%d lines came out, want 2500", next)
+	}
+	if len(sizes) < 3 || sizes[0] != 1000 || sizes[1] != 1000 {
+		t.Errorf("batches %v, want full batches of 1000 first", sizes)
+	}
+	if _, ok := q.take(10, 10); ok {
+		t.Error("take after the end returned lines")
+	}
+}
+
+// The queue holds at most its byte bound: the reader waits (and with it the
+// sandbox's output) until the relay takes lines; a line longer than the
+// bound goes alone.
+func TestLineQueueHoldsAtMostItsBound(t *testing.T) {
+	src := make(chan sandbox.Line)
+	q := readAhead(src, 1000)
+	for i := range 11 {
+		src <- line(i, 100) // 1000 bytes queued, and the reader holds the 11th
+	}
+	select {
+	case src <- line(11, 100):
+		t.Fatal("the queue took a line past its bound")
+	case <-time.After(50 * time.Millisecond):
+	}
+	batch, ok := q.take(3, 1<<20)
+	if !ok || len(batch) != 3 {
+		t.Fatalf("take: %d lines, %v", len(batch), ok)
+	}
+	src <- line(11, 100) // room again
+	go func() {
+		src <- line(12, 5000) // longer than the bound: waits for an empty queue
+		close(src)
+	}()
+	if batch, _ := q.take(100, 250); len(batch) != 2 {
+		t.Fatalf("take within 250 bytes: %d lines, want 2", len(batch))
+	}
+	var rest []sandbox.Line
+	for {
+		batch, ok := q.take(100, 1<<20)
+		if !ok {
+			break
+		}
+		rest = append(rest, batch...)
+	}
+	if len(rest) != 8 || len(rest[7].Data) != 5000 {
+		t.Fatalf("%d lines left, want 8 ending with the long one", len(rest))
+	}
+}
