@@ -2,6 +2,7 @@ package handler
 
 import (
 	"context"
+	stdsync "sync"
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
@@ -30,6 +31,7 @@ type Handler struct {
 	log       *zap.Logger
 	turns     turns
 	responder sync.Responder
+	deletes   stdsync.WaitGroup // workspace deletions under way
 }
 
 // New returns the handler.
@@ -82,13 +84,31 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			h.fail(ctx, m, rerr)
 			return
 		}
-		go h.deleteWorkspace(m, p.WorkspaceID)
+		h.deletes.Add(1)
+		go func() {
+			defer h.deletes.Done()
+			h.deleteWorkspace(m, p.WorkspaceID)
+		}()
 
 	case rpc.MethodRunnerPing:
 		h.respond(ctx, m, h.turns.Status())
 
 	default:
 		h.fail(ctx, m, rpc.Errorf(rpc.CodeMethodNotFound, "method not found: %q", req.Method))
+	}
+}
+
+// Stop waits, bounded by ctx, for workspace deletions under way to finish and
+// be answered. The intake has stopped by then: no new ones begin.
+func (h *Handler) Stop(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.deletes.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		h.log.Warn("workspace deletion still under way at shutdown")
+		return ctx.Err()
 	}
 }
 

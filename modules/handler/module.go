@@ -14,8 +14,12 @@ import (
 var Module = fx.Module("handler",
 	fx.Decorate(func(l *zap.Logger) *zap.Logger { return l.Named("handler") }),
 	fx.Provide(
-		func(cfg *config.Config, log *zap.Logger, m *conversation.Manager, rep *reporter.Reporter) sync.Handler {
-			return New(cfg, log, m, rep)
+		func(lc fx.Lifecycle, cfg *config.Config, log *zap.Logger, m *conversation.Manager, rep *reporter.Reporter) sync.Handler {
+			h := New(cfg, log, m, rep)
+			// Added when built, i.e. after the turn manager's hook and before the
+			// intake's: on stop the intake stops first, then deletions finish.
+			lc.Append(fx.StopHook(h.Stop))
+			return h
 		},
 		func(rep *reporter.Reporter) sync.Responder { return rep },
 	),

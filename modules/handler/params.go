@@ -19,7 +19,7 @@ type sendParams struct {
 	ConversationID string                `json:"conversationId"`
 	Prompt         string                `json:"prompt"`
 	Repository     *workspace.Repository `json:"repository"`
-	Options        *conversation.Options `json:"options"`
+	Options        json.RawMessage       `json:"options"`
 }
 
 type conversationRef struct {
@@ -43,6 +43,30 @@ func decode(raw json.RawMessage, v any) *rpc.Error {
 			return invalid(te.Field, fmt.Sprintf("must be %s, not %s", jsonType(te.Type.Kind().String()), te.Value))
 		}
 		return invalid("params", err.Error())
+	}
+	return nil
+}
+
+// decodeOptions reads options strictly: an unknown option is an error naming
+// it, because a misspelt one (disallowedTool) would silently drop a limit the
+// orchestrator meant to set.
+func decodeOptions(raw json.RawMessage, o *conversation.Options) *rpc.Error {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return invalid("options", "must be an object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(o); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalid("options."+te.Field, fmt.Sprintf("must be %s, not %s", jsonType(te.Type.Kind().String()), te.Value))
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			field := "options." + strings.Trim(name, `"`)
+			return invalid(field, "is not an option (known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds)")
+		}
+		return invalid("options", err.Error())
 	}
 	return nil
 }
@@ -111,8 +135,10 @@ func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
 		return conversation.Turn{}, fromErr("repository.url", err)
 	}
 	var opts conversation.Options
-	if p.Options != nil {
-		opts = *p.Options
+	if len(p.Options) > 0 && string(bytes.TrimSpace(p.Options)) != "null" {
+		if rerr := decodeOptions(p.Options, &opts); rerr != nil {
+			return conversation.Turn{}, rerr
+		}
 		if err := opts.Validate(); err != nil {
 			return conversation.Turn{}, fromErr("options", err)
 		}

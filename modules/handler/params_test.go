@@ -53,7 +53,12 @@ func TestDecodeNamesTheField(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var p sendParams
-			checkInvalid(t, decode(json.RawMessage(tt.params), &p), tt.field)
+			err := decode(json.RawMessage(tt.params), &p)
+			if err == nil && len(p.Options) > 0 { // options are read strictly, as turn() does
+				var o conversation.Options
+				err = decodeOptions(p.Options, &o)
+			}
+			checkInvalid(t, err, tt.field)
 		})
 	}
 	var p sendParams
@@ -89,12 +94,19 @@ func TestSendParamsNameTheField(t *testing.T) {
 		"local path":             {func(p *sendParams) { p.Repository.URL = "/srv/repo" }, false, "repository.url"},
 		"ref option":             {func(p *sendParams) { p.Repository.Ref = "--upload-pack=x" }, false, "repository.ref"},
 		"model flag": {func(p *sendParams) {
-			p.Options = &conversation.Options{Model: "--dangerously-skip-permissions"}
+			p.Options = json.RawMessage(`{"model":"--dangerously-skip-permissions"}`)
 		}, false, "options.model"},
 		"tool injection": {func(p *sendParams) {
-			p.Options = &conversation.Options{AllowedTools: []string{"Bash; rm"}}
+			p.Options = json.RawMessage(`{"allowedTools":["Bash; rm"]}`)
 		}, false, "options.allowedTools[0]"},
-		"permission mode": {func(p *sendParams) { p.Options = &conversation.Options{PermissionMode: "yolo"} }, false, "options.permissionMode"},
+		"permission mode":    {func(p *sendParams) { p.Options = json.RawMessage(`{"permissionMode":"yolo"}`) }, false, "options.permissionMode"},
+		"misspelt option":    {func(p *sendParams) { p.Options = json.RawMessage(`{"disallowedTool":["Bash"]}`) }, false, "options.disallowedTool"},
+		"option wrong type":  {func(p *sendParams) { p.Options = json.RawMessage(`{"maxTurns":"20"}`) }, false, "options.maxTurns"},
+		"options not object": {func(p *sendParams) { p.Options = json.RawMessage(`["model"]`) }, false, "options"},
+		"options null":       {func(p *sendParams) { p.Options = json.RawMessage(`null`) }, false, ""},
+		"good options": {func(p *sendParams) {
+			p.Options = json.RawMessage(`{"model":"sonnet","maxTurns":3,"allowedTools":["Bash(git log:*)"]}`)
+		}, false, ""},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

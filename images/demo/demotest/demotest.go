@@ -41,7 +41,7 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Image returns a tag of the demo image unique to this test binary
+// Image returns a tag of the demo image unique to this test process
 // (claudette-test/agent:<package>-<hash>), building or re-tagging it on the
 // first call. Use with Main, which removes the tag.
 func Image(tb testing.TB) string {
@@ -80,7 +80,8 @@ func buildImage() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tag := fmt.Sprintf("%s:%s-%s", Repository, binaryName(), hash[:12])
+	// The pid keeps two runs of one package's tests from removing each other's tag.
+	tag := fmt.Sprintf("%s:%s-%s-%d", Repository, binaryName(), hash[:12], os.Getpid())
 	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		return "", fmt.Errorf("docker client: %w", err)
