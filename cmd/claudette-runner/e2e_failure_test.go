@@ -37,6 +37,9 @@ func TestE2EFailuresAreAnsweredHonestly(t *testing.T) {
 	}
 	// Clone failure.
 	rerr = wantError(t, e.response("msg-clone"), rpc.CodeCheckoutFailed)
+	if !strings.Contains(rerr.Message, "checkout failed") {
+		t.Errorf("clone failure: %q", rerr.Message)
+	}
 	if exists(e.checkout("ws-clone")) {
 		t.Error("a failed clone left a checkout")
 	}

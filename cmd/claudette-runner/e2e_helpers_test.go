@@ -56,7 +56,7 @@ var repoFiles = map[string]string{"README.md": "# e2e fixture\n", "src/main.go":
 // runner is removed when the test ends, after the daemon is gone.
 func newE2E(t *testing.T, name string, extra ...string) *e2e {
 	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func Main(m *testing.M) {
 }
 
 // Image returns a tag of the demo image unique to this test process
-// (claudette-test/agent:<package>-<hash>), building or re-tagging it on the
+// (claudette-test/agent:<package>-<hash>-<pid>), building or re-tagging it on the
 // first call. Use with Main, which removes the tag.
 func Image(tb testing.TB) string {
 	tb.Helper()
