@@ -1,7 +1,10 @@
 package main
 
 import (
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 )
@@ -39,5 +42,40 @@ func TestE2EGracefulShutdownStopsTurnsAndKeepsTheQueue(t *testing.T) {
 		t.Errorf("queued turn after restart: status %s", res.Status)
 	}
 	e.checkDelivery("msg-next")
+	e.waitNoContainers()
+}
+
+// A second signal stops at once: the graceful wait for a running turn (here up
+// to a 5-minute shutdown timeout) is cut short, the process exits 1, the turn's
+// sandbox outlives it, and the next start takes the turn up and completes it.
+func TestE2ESecondSignalStopsAtOnce(t *testing.T) {
+	e := newE2E(t, "second-signal", "--shutdown-timeout", "5m")
+	e.send("msg-sleep", "ws-2s", "conv-2s", "PROBE sleep 6s", nil)
+	e.waitEvent("msg-sleep", `"command":"PROBE sleep 6s"`)
+
+	if err := e.d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e.d.waitLog(t, "waiting for running turns")
+	if err := e.d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-e.d.done:
+	case <-time.After(2 * time.Minute): // far below the 5-minute graceful bound
+		t.Fatalf("no exit after the second signal\n%s", e.d.stderrText())
+	}
+	if code := e.d.cmd.ProcessState.ExitCode(); code != exitFailed {
+		t.Fatalf("exit code %d after a second signal, want %d\n%s", code, exitFailed, e.d.stderrText())
+	}
+	if !strings.Contains(e.d.stderrText(), "second signal, stopping now") {
+		t.Errorf("the forced stop is not logged:\n%s", e.d.stderrText())
+	}
+
+	e.start()
+	if res := result(t, e.response("msg-sleep")); res.Status != rpc.StatusCompleted {
+		t.Errorf("turn after the forced stop: status %s", res.Status)
+	}
+	e.checkDelivery("msg-sleep")
 	e.waitNoContainers()
 }

@@ -64,7 +64,15 @@ func runStart(inv *invocation) int {
 	log.Info("signal received, stopping gracefully",
 		zap.String("signal", sig.String()), zap.Duration("shutdown_timeout", cfg.ShutdownTimeout))
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
+	forced := false
+	defer func() {
+		// A forced stop exits like a crash: cancelling would make the turn
+		// manager stop the running sandboxes on the way out, and the next
+		// start could not take them up.
+		if !forced {
+			cancel()
+		}
+	}()
 	done := make(chan error, 1)
 	go func() { done <- app.Stop(stopCtx) }()
 	select {
@@ -75,7 +83,9 @@ func runStart(inv *invocation) int {
 		}
 		return exitOK
 	case sig := <-signals:
-		log.Warn("second signal, stopping now", zap.String("signal", sig.String()))
+		forced = true
+		log.Warn("second signal, stopping now; running sandboxes are left to the next start",
+			zap.String("signal", sig.String()))
 		_ = log.Sync()
 		return exitFailed
 	}
