@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -20,6 +21,8 @@ func testConfig(t *testing.T) *config.Config {
 		"runnerToken":     "tok",
 		"electricUrl":     "http://127.0.0.1:1",
 		"orchestratorUrl": "http://127.0.0.1:1/rpc",
+		"sandbox.image":   demotest.Image(t),
+		"runnerId":        "test-modules",
 	}})
 	if err != nil {
 		t.Fatal(err)

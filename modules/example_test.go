@@ -4,10 +4,27 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"testing"
 
+	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"github.com/claudette-dev/claudette-runner/modules"
 	"github.com/claudette-dev/claudette-runner/modules/config"
 )
+
+// sandboxImage is the image the example's sandboxes would run: any image on
+// the engine, e.g. claudette/sandbox-demo:latest from `make demo-image`. The
+// tests use their own copy of that offline image.
+var sandboxImage = "claudette/sandbox-demo:latest"
+
+func TestMain(m *testing.M) {
+	tag, err := demotest.Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sandboxImage = tag
+	demotest.Main(m)
+}
 
 // Embed the runner in another Go program: the same configuration chain as the
 // CLI (file, environment, overrides), then Start and a graceful Stop.
@@ -24,6 +41,7 @@ func Example() {
 			"runnerToken":     "example-token",
 			"electricUrl":     "http://127.0.0.1:1",
 			"orchestratorUrl": "http://127.0.0.1:1/rpc",
+			"sandbox.image":   sandboxImage,
 		},
 	})
 	if err != nil {

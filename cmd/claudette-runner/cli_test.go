@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 
 	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"path/filepath"
@@ -85,6 +87,24 @@ func TestUsageErrorsExit2(t *testing.T) {
 	}
 }
 
+// runBinary runs the built runner (static, as the relay's shim must be) as a process.
+func runBinary(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatal(err)
+		}
+	}
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
 func TestValidateExitCodes(t *testing.T) {
 	dirs := []string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--workspace-dir", filepath.Join(t.TempDir(), "w"),
 		"--sandbox-image", demotest.Image(t)}
@@ -94,7 +114,7 @@ func TestValidateExitCodes(t *testing.T) {
 		"CLAUDETTE_ORCHESTRATOR_URL": "http://127.0.0.1:1/rpc",
 		"ANTHROPIC_API_KEY":          "sk-ant-very-secret",
 	}
-	code, out, _ := runCLI(t, good, append([]string{"validate"}, dirs...)...)
+	code, out, _ := runBinary(t, good, append([]string{"validate"}, dirs...)...)
 	if code != exitOK || !strings.Contains(out, "OK: no problems found") {
 		t.Fatalf("valid config: exit %d\n%s", code, out)
 	}
@@ -109,7 +129,7 @@ func TestValidateExitCodes(t *testing.T) {
 		}
 	}
 
-	code, out, _ = runCLI(t, map[string]string{"CLAUDETTE_RUNNER_TOKEN": ""},
+	code, out, _ = runBinary(t, map[string]string{"CLAUDETTE_RUNNER_TOKEN": ""},
 		append([]string{"validate", "--max-concurrent", "0", "--sandbox-memory", "2x", "--electric-url", "ftp://x"}, dirs...)...)
 	if code != exitFailed {
 		t.Fatalf("bad config: exit %d", code)
@@ -128,7 +148,7 @@ func TestValidateExitCodes(t *testing.T) {
 
 func TestValidateReportsEngineProblems(t *testing.T) {
 	env := map[string]string{"CLAUDETTE_RUNNER_TOKEN": "t", "CLAUDETTE_ELECTRICSQL_URL": "http://127.0.0.1:1", "CLAUDETTE_ORCHESTRATOR_URL": "http://127.0.0.1:1"}
-	code, out, _ := runCLI(t, env, "validate", "--data-dir", t.TempDir(), "--workspace-dir", t.TempDir(),
+	code, out, _ := runBinary(t, env, "validate", "--data-dir", t.TempDir(), "--workspace-dir", t.TempDir(),
 		"--sandbox-image", "claudette-test/no-such-image:never", "--sandbox-pull", "never", "--sandbox-runtime", "no-such-runtime")
 	if code != exitFailed {
 		t.Fatalf("exit %d, want 1\n%s", code, out)

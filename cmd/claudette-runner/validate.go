@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/version"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 )
@@ -63,16 +64,27 @@ func checkEngine(w io.Writer, cfg *config.Config) config.Problems {
 		fmt.Fprintf(w, "  limits enforceable: memory %s, swap %s, cpu %s, pids %s\n",
 			yes(caps.MemoryLimit), yes(caps.SwapLimit), yes(caps.CPULimit), yes(caps.PidsLimit))
 	}
+	var out config.Problems
 	if err == nil {
 		fmt.Fprintf(w, "  sandbox image %s: present\n", cfg.Sandbox.Image)
-		return nil
-	}
-	var out config.Problems
-	for _, line := range strings.Split(err.Error(), "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, config.Problem{Setting: "docker engine", Message: line})
+	} else {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				out = append(out, config.Problem{Setting: "docker engine", Message: line})
+			}
 		}
 	}
+	if caps.EngineVersion == "" {
+		return out // no engine: nothing more to ask it
+	}
+	rl, err := relay.New(relay.Params{Config: cfg, Docker: m.Docker()})
+	if err == nil {
+		err = rl.Check(ctx)
+	}
+	if err != nil {
+		return append(out, config.Problem{Setting: "model relay", Message: err.Error()})
+	}
+	fmt.Fprintf(w, "  model relay: the sandbox network is %s; the relay can serve turns\n", cfg.Sandbox.Network)
 	return out
 }
 

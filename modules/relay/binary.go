@@ -19,12 +19,9 @@ const shimName = "claudette-runner"
 // replaced atomically: a sandbox that still runs keeps the file it mounted.
 // The binary must be static: sandbox images need not have a C library.
 func installBinary(src, dir string) (string, error) {
-	if src == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return "", fmt.Errorf("find the runner's executable: %w", err)
-		}
-		src = exe
+	src, err := shimSource(src)
+	if err != nil {
+		return "", err
 	}
 	if err := checkStatic(src); err != nil {
 		return "", err
@@ -64,6 +61,18 @@ func installBinary(src, dir string) (string, error) {
 		return "", fmt.Errorf("install the shim binary: %w", err)
 	}
 	return dst, nil
+}
+
+// shimSource is the binary the shim is copied from: src, or this executable.
+func shimSource(src string) (string, error) {
+	if src != "" {
+		return src, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the runner's executable: %w", err)
+	}
+	return exe, nil
 }
 
 // checkStatic refuses a dynamically linked executable (one with an ELF

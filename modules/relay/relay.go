@@ -144,6 +144,20 @@ func (r *Relay) Start(ctx context.Context) error {
 	return nil
 }
 
+// Check reports what would keep the relay from serving turns (a runtime that
+// cannot reach its sockets, a shim binary that is not static), installing
+// nothing: what `validate` prints.
+func (r *Relay) Check(ctx context.Context) error {
+	if err := r.checkRuntime(ctx); err != nil {
+		return err
+	}
+	src, err := shimSource(r.binary)
+	if err != nil {
+		return err
+	}
+	return checkStatic(src)
+}
+
 func (r *Relay) setup(ctx context.Context) error {
 	if err := r.checkRuntime(ctx); err != nil {
 		return err

@@ -46,11 +46,18 @@ func Main(m *testing.M) {
 // first call. Use with Main, which removes the tag.
 func Image(tb testing.TB) string {
 	tb.Helper()
-	imageOnce.Do(func() { imageTag, imageErr = buildImage() })
-	if imageErr != nil {
-		tb.Fatalf("demo image: %v", imageErr)
+	tag, err := Build()
+	if err != nil {
+		tb.Fatalf("demo image: %v", err)
 	}
-	return imageTag
+	return tag
+}
+
+// Build is Image for code that has no testing.TB (a TestMain, an example):
+// the tag, built or re-tagged on the first call. Use with Main.
+func Build() (string, error) {
+	imageOnce.Do(func() { imageTag, imageErr = buildImage() })
+	return imageTag, imageErr
 }
 
 // AgentBinary returns the path of the fake claude CLI compiled for the host,
