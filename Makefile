@@ -20,6 +20,12 @@ build:
 test: deps
 	go test -count=1 -timeout 60m ./...
 
+## bench: the benchmark suite (bench/) on the real engine, against the binary `build` makes: prints the table and
+## writes bench/results.json (about 10 minutes; a quiet machine gives steadier figures)
+.PHONY: bench
+bench: build deps
+	go test ./bench -run '^$$' -bench . -benchtime 1x -timeout 30m -args -runner $(CURDIR)/$(BIN) -results $(CURDIR)/bench/results.json
+
 ## lint: formatting, go vet and staticcheck
 lint: $(GOBIN)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -1,0 +1,31 @@
+package bench
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkIdle is measurement 5: the runner's CPU over -idle (60 s) with
+// nothing to do while it live-polls Electric (held 20 s, as the real one
+// does) and sends its heartbeats (default interval), after one turn.
+func BenchmarkIdle(b *testing.B) {
+	e := newEnv(b, "idle", 20*time.Second)
+	d := e.start("")
+	e.turn(d, "warm", "ws-idle", "c-warm", instantPrompt)
+	time.Sleep(5 * time.Second) // let the turn's last delivery and the engine settle
+	window := *idleFlag
+	logf(b, "measuring %s of idle", window)
+	p0, reqs0, posts0 := d.proc(b), e.electric.RequestCount(), e.orch.Totals().Posts
+	began := time.Now()
+	time.Sleep(window)
+	p1, reqs1, posts1 := d.proc(b), e.electric.RequestCount(), e.orch.Totals().Posts
+	elapsed := time.Since(began)
+	i := &Idle{Seconds: elapsed.Seconds(), CPUPercent: float64(p1.CPU-p0.CPU) / float64(elapsed) * 100,
+		RSSMiB: MiB(p1.RSS), ElectricRequests: reqs1 - reqs0, Posts: posts1 - posts0}
+	i.Met = i.CPUPercent < 1
+	logf(b, "%.3f %% of a core (%s CPU), %d Electric requests, %d orchestrator posts, RSS %.1f MiB",
+		i.CPUPercent, p1.CPU-p0.CPU, i.ElectricRequests, i.Posts, i.RSSMiB)
+	b.ReportMetric(i.CPUPercent, "cpu-%")
+	b.ReportMetric(i.RSSMiB, "rss-MiB")
+	record(func(r *Results) { r.Idle = i })
+}
