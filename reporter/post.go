@@ -7,9 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 )
 
 // Wire headers of CONTRACT.md section 3.
@@ -63,7 +63,7 @@ func post(ctx context.Context, r *Reporter, body []byte) postResult {
 			res.outcome = outcomeUnauthorized
 		case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests || code >= 500:
 			res.outcome = outcomeRetry
-			res.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+			res.retryAfter = min(retry.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
 		case code >= 400:
 			res.outcome = outcomeRejected
 		default: // 1xx, 3xx: not an answer the contract knows; keep the batch
@@ -74,24 +74,6 @@ func post(ctx context.Context, r *Reporter, body []byte) postResult {
 	// Drain a little so the connection can be reused.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return res
-}
-
-// parseRetryAfter reads Retry-After as seconds or an HTTP date, at most maxRetryAfter.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return max(0, min(d, maxRetryAfter))
 }
 
 func unauthorizedCause(status int, retry time.Duration) string {

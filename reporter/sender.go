@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"go.uber.org/zap"
 )
 
@@ -42,7 +43,7 @@ func (s *sender) run(ctx context.Context) {
 		if err := s.build(); err != nil {
 			s.log.Error("read outbox", zap.Error(err))
 			s.tries++
-			sleep(ctx, backoff(s.tries, s.r.tune.RetryBase, s.r.tune.RetryCap, 0))
+			retry.Sleep(ctx, retry.Backoff{Base: s.r.tune.RetryBase, Cap: s.r.tune.RetryCap}.Delay(s.tries, 0))
 			continue
 		}
 		if s.b.items == 0 && s.b.hb == nil {
@@ -60,7 +61,7 @@ func (s *sender) waitForWork(ctx context.Context) {
 	case <-ctx.Done():
 	case <-s.r.hbWake:
 	case <-s.r.newData:
-		sleep(ctx, s.r.tune.Linger)
+		retry.Sleep(ctx, s.r.tune.Linger)
 	}
 }
 
@@ -189,7 +190,7 @@ func (s *sender) deliver(ctx context.Context) {
 	case outcomeRetry:
 		s.tries++
 		r.m.retried.Add(float64(b.items))
-		d := backoff(s.tries, r.tune.RetryBase, r.tune.RetryCap, res.retryAfter)
+		d := retry.Backoff{Base: r.tune.RetryBase, Cap: r.tune.RetryCap}.Delay(s.tries, res.retryAfter)
 		// Once per streak (and every tenth attempt of a long one), so an outage
 		// is one warning and its recovery one line, not a line per retry.
 		level := zap.DebugLevel
@@ -200,7 +201,7 @@ func (s *sender) deliver(ctx context.Context) {
 			ce.Write(zap.Int("status", res.status), zap.Error(res.err), zap.ByteString("response", res.body),
 				zap.Int("items", b.items), zap.Int("attempt", s.tries), zap.Duration("retry_in", d))
 		}
-		sleep(ctx, d)
+		retry.Sleep(ctx, d)
 	case outcomeUnauthorized:
 		s.tries++
 		r.m.retried.Add(float64(b.items))
@@ -208,15 +209,15 @@ func (s *sender) deliver(ctx context.Context) {
 		s.log.Error("orchestrator refused the runner's credentials; outbox kept, retrying slowly",
 			zap.Int("status", res.status), zap.ByteString("response", res.body),
 			zap.String("runner_id", r.cfg.RunnerID), zap.Duration("retry_in", r.tune.AuthRetry))
-		sleep(ctx, r.tune.AuthRetry)
+		retry.Sleep(ctx, r.tune.AuthRetry)
 	case outcomeRejected:
 		path, err := writeDeadLetter(r.cfg.DataDir, b, time.Now())
 		if err != nil {
 			s.tries++
-			d := backoff(s.tries, r.tune.RetryBase, r.tune.RetryCap, 0)
+			d := retry.Backoff{Base: r.tune.RetryBase, Cap: r.tune.RetryCap}.Delay(s.tries, 0)
 			s.log.Error("orchestrator rejected a batch and it could not be set aside; retrying",
 				zap.Int("status", res.status), zap.ByteString("response", res.body), zap.Error(err), zap.Duration("retry_in", d))
-			sleep(ctx, d)
+			retry.Sleep(ctx, d)
 			return
 		}
 		s.tries = 0
@@ -240,17 +241,5 @@ func (s *sender) done() {
 		s.pos, s.next = b.end, b.last+1
 		s.ob.release(s.pos, s.next)
 		s.r.removed(b.last, b.items, b.bytes)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/sync/electrictest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -120,7 +121,7 @@ func newHarness(t *testing.T, srv *electrictest.Server, dataDir string, tweak ..
 	h.params = Params{
 		Config: cfg, Logger: zap.New(core), Metrics: h.metrics, Health: h.health,
 		Handler: h.rec, Responder: h.rec,
-		Backoff:        Backoff{Base: 10 * time.Millisecond, Cap: 80 * time.Millisecond},
+		Backoff:        retry.Backoff{Base: 10 * time.Millisecond, Cap: 80 * time.Millisecond},
 		SlowRetry:      150 * time.Millisecond,
 		RequestTimeout: 5 * time.Second,
 		MinLivePoll:    time.Millisecond,

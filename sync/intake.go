@@ -12,6 +12,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 )
@@ -38,7 +39,7 @@ type Params struct {
 	Client    *http.Client // nil: a client of its own
 
 	// Backoff paces retries of network errors, 408, 429 and 5xx.
-	Backoff Backoff
+	Backoff retry.Backoff
 	// SlowRetry paces retries after 400/401/403 (and other 4xx), which need
 	// the operator to fix something on one side or the other.
 	SlowRetry time.Duration
@@ -90,7 +91,7 @@ func New(p Params) (*Intake, error) {
 		p.Logger = zap.NewNop()
 	}
 	if p.Backoff.Base <= 0 || p.Backoff.Cap <= 0 {
-		p.Backoff = DefaultBackoff
+		p.Backoff = retry.Default
 	}
 	p.SlowRetry = orDefault(p.SlowRetry, DefaultSlowRetry)
 	p.RequestTimeout = orDefault(p.RequestTimeout, DefaultRequestTimeout)

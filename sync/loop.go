@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -32,7 +33,7 @@ func (i *Intake) run(ctx context.Context, st *stream) {
 				zap.String("old_handle", old), zap.String("handle", st.pos.Handle), zap.Int("in_a_row", refetches))
 			// The first 409s are retried at once; a storm of them is paced.
 			if refetches > 2 {
-				sleep(ctx, i.p.Backoff.Delay(refetches-2, 0))
+				retry.Sleep(ctx, i.p.Backoff.Delay(refetches-2, 0))
 			}
 			continue
 		}
@@ -50,11 +51,11 @@ func (i *Intake) run(ctx context.Context, st *stream) {
 						i.log.Info("electric shape is up to date", zap.String("handle", st.pos.Handle), zap.String("offset", st.pos.Offset))
 					}
 				}
-				sleep(ctx, i.pace(res, began, before, &stalls))
+				retry.Sleep(ctx, i.pace(res, began, before, &stalls))
 				continue
 			}
 		}
-		sleep(ctx, i.failed(st, &fails, err, everReady))
+		retry.Sleep(ctx, i.failed(st, &fails, err, everReady))
 	}
 }
 
@@ -171,16 +172,4 @@ func (i *Intake) rejectReason(se *statusError) string {
 		return fmt.Sprintf("no Electric shape API at the configured URL (HTTP %d): check --electric-url", se.code)
 	}
 	return fmt.Sprintf("electric or its proxy rejected the shape request (HTTP %d%s)", se.code, detail)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

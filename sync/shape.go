@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 )
 
 // shapeURL applies the URL rule of CONTRACT section 2: /v1/shape is appended
@@ -244,7 +246,7 @@ func isEventMessage(m json.RawMessage) bool {
 
 // readStatusError reads a failed answer's status, Retry-After and message.
 func readStatusError(resp *http.Response) error {
-	e := &statusError{code: resp.StatusCode, retryAfter: parseRetryAfter(resp.Header.Get(hRetryAfter), time.Now())}
+	e := &statusError{code: resp.StatusCode, retryAfter: retry.ParseRetryAfter(resp.Header.Get(hRetryAfter), time.Now())}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var parsed struct {
 		Message string              `json:"message"`
