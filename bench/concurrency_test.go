@@ -74,7 +74,7 @@ func BenchmarkConcurrentWorkspaces(b *testing.B) {
 	}
 
 	logf(b, "docker run: 1, then %d at once; the same with the runner's hardening and mounts", n)
-	plain, hardened := cliArgs(b, image(b))
+	plain, hardened := cliArgs(b)
 	cliAt1, cliAtN := cliSleeps(b, plain, prompt, n)
 	hardAt1, hardAtN := cliSleeps(b, hardened, prompt, n)
 
@@ -96,10 +96,14 @@ func BenchmarkConcurrentWorkspaces(b *testing.B) {
 // once, and returns the times less the sleep.
 func cliSleeps(tb testing.TB, args func() []string, prompt string, n int) (at1, atN Sample) {
 	at1 = Sample{cliSleep(tb, args(), prompt)}
+	argv := make([][]string, n)
+	for i := range argv {
+		argv[i] = args()
+	}
 	atN = make(Sample, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { atN[i] = cliSleep(tb, args(), prompt) })
+		wg.Go(func() { atN[i] = cliSleep(tb, argv[i], prompt) })
 	}
 	wg.Wait()
 	return at1, atN

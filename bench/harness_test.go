@@ -220,6 +220,7 @@ func (e *env) send(msgID, workspaceID, conversationID, prompt string) time.Time 
 	if err != nil {
 		e.tb.Fatal(err)
 	}
+	image(e.tb) // still there (made again if another process removed it), before the clock starts
 	t0 := time.Now()
 	e.electric.InsertMessage(msgID, e.runnerID, workspaceID, payload)
 	return t0

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/images/demo"
 	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -115,18 +117,33 @@ func runnerBinary(tb testing.TB) string {
 	return binPath
 }
 
-// image is the demo sandbox image (the fake claude), built offline once per run.
+// image is the demo sandbox image (the fake claude), built offline, under a
+// tag of this run's own. It is checked at every call and made again if it
+// went missing (another process on the engine may prune test images).
 func image(tb testing.TB) string {
 	tb.Helper()
-	tag := demotest.Image(tb)
 	imageMu.Lock()
+	defer imageMu.Unlock()
+	tag := fmt.Sprintf("%s:bench-%d", demotest.Repository, os.Getpid())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.ImageInspect(ctx, tag); err == nil {
+		return tag
+	}
 	imageTag = tag
-	imageMu.Unlock()
+	if _, err := demo.BuildImage(ctx, cli, tag, demo.Options{Labels: map[string]string{demotest.TestLabel: "true"}}); err != nil {
+		tb.Fatalf("demo image: %v", err)
+	}
 	return tag
 }
 
 // cleanup removes what the run built: the binary and the image tag (the
-// image goes with its last tag), as demotest.Main does.
+// image goes with its last tag).
 func cleanup() {
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
@@ -142,7 +159,7 @@ func cleanup() {
 		return
 	}
 	defer cli.Close()
-	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
 		fmt.Fprintf(os.Stderr, "bench: remove image %s: %v\n", imageTag, err)
 	}
 }

@@ -26,8 +26,7 @@ func BenchmarkTurnOverhead(b *testing.B) {
 	turns := max(*turnsFlag, 30)
 	e := newEnv(b, "overhead", 20*time.Second)
 	d := e.start("")
-	img := image(b)
-	plain, hardened := cliArgs(b, img)
+	plain, hardened := cliArgs(b)
 	const ws = "ws-overhead"
 
 	logf(b, "warming up: the first turn clones the checkout")
@@ -75,7 +74,7 @@ func BenchmarkTurnOverhead(b *testing.B) {
 // with what the runner asks of the engine (sandbox/create.go): hardening,
 // limits, the sandbox user, the checkout and agent-state binds and the
 // agent's environment. Each call has a new session id, as each turn has.
-func cliArgs(tb testing.TB, img string) (plain, hardened func() []string) {
+func cliArgs(tb testing.TB) (plain, hardened func() []string) {
 	checkout, state := tb.TempDir(), tb.TempDir()
 	if err := os.WriteFile(filepath.Join(checkout, "README.md"), []byte("# bench fixture\n"), 0o644); err != nil {
 		tb.Fatal(err)
@@ -91,7 +90,7 @@ func cliArgs(tb testing.TB, img string) (plain, hardened func() []string) {
 		}
 	}
 	agent := func() []string {
-		return []string{img, "claude", "-p", "--output-format", "stream-json", "--verbose",
+		return []string{image(tb), "claude", "-p", "--output-format", "stream-json", "--verbose",
 			"--session-id=" + uuid.NewString(), "--permission-mode=bypassPermissions"}
 	}
 	plain = func() []string {

@@ -24,7 +24,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	e.turn(d, "warm", ws, "c-warm", instantPrompt)
 
 	// The same agent through the Docker CLI: how fast the output can be read at all.
-	plain, _ := cliArgs(b, image(b))
+	plain, _ := cliArgs(b)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	cli, err := DockerCLI(ctx, []byte(prompt), plain()...)
