@@ -59,16 +59,10 @@ func BenchmarkTurnBreakdown(b *testing.B) {
 	for _, name := range order {
 		bd.Phases = append(bd.Phases, Phase{Name: name, Ms: Ms(phases[name].Median())})
 	}
-	b.ReportMetric(Ms(phases[phaseFirstEvent].Median()), "first-event-p50-ms")
+	b.ReportMetric(Ms(phases[PhaseFirstEvent].Median()), "first-event-p50-ms")
 	b.ReportMetric(float64(len(calls)), "engine-calls/turn")
 	record(func(r *Results) { r.Breakdown = bd })
 }
-
-// Names of the breakdown's phases that other parts of the suite read.
-const (
-	phaseCheckout   = "  of which checkout (warm)"
-	phaseFirstEvent = "message → first event (total)"
-)
 
 // turnTrace is what was seen of one turn.
 type turnTrace struct {
@@ -145,29 +139,29 @@ func (tt *turnTrace) phases(all []EngineCall) ([]time.Duration, []string, error)
 		out = append(out, d)
 	}
 	add("message → first engine call (intake, queue, checkout)", calls[0].Start.Sub(tt.t0))
-	add(phaseCheckout, tt.checkout)
+	add(PhaseCheckout, tt.checkout)
 	if imgErr == nil {
 		add("image check (GET /images/{ref}/json)", image.Duration())
 	}
-	add("container create", create.Duration())
+	add(PhaseCreate, create.Duration())
 	add("verify limits (inspect)", verify.Duration())
 	add("attach", attach.Header.Sub(attach.Start))
-	add("start", start.Duration())
+	add(PhaseStart, start.Duration())
 	add("first engine call → started", start.End.Sub(calls[0].Start))
 	engine := attach.Header.Sub(attach.Start) + start.Duration() + create.Duration() + verify.Duration()
 	if imgErr == nil {
 		engine += image.Duration()
 	}
 	add("  of which the runner between engine calls", start.End.Sub(calls[0].Start)-engine)
-	add("first byte (started → first stdout byte)", attach.FirstByte.Sub(start.End))
+	add(PhaseFirstByte, attach.FirstByte.Sub(start.End))
 	add("first byte → first event at the orchestrator", tt.firstEvent.Sub(attach.FirstByte))
-	add(phaseFirstEvent, tt.firstEvent.Sub(tt.t0))
-	add("agent runs (started → exit seen)", waitCall.End.Sub(start.End))
+	add(PhaseFirstEvent, tt.firstEvent.Sub(tt.t0))
+	add(PhaseWait, waitCall.End.Sub(start.End))
 	add("inspect after exit", inspect.Duration())
-	add("remove", remove.Duration())
+	add(PhaseRemove, remove.Duration())
 	add("exit seen → removed", remove.End.Sub(waitCall.End))
-	add("removed → response at the orchestrator", tt.response.Sub(remove.End))
-	add("message → response (total)", tt.response.Sub(tt.t0))
+	add(PhaseDelivered, tt.response.Sub(remove.End))
+	add(PhaseResponse, tt.response.Sub(tt.t0))
 	return out, names, nil
 }
 

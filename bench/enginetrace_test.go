@@ -22,7 +22,7 @@ func TestEngineTraceProxiesTheRealEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer trace.Close()
-	cli, err := client.New(client.WithHost(trace.DockerHost()), client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.WithHost(trace.DockerHost()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ type env struct {
 // requests for hold, as the real one does for 20 s.
 func newEnv(tb testing.TB, name string, hold time.Duration) *env {
 	tb.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -53,6 +53,10 @@ func TestReadProcOfThisProcess(t *testing.T) {
 	if p.RSS <= 0 || p.PeakRSS < p.RSS || p.Threads < 1 || p.CPU < 0 {
 		t.Fatalf("implausible: %+v", p)
 	}
+	c, err := TaskCPU(os.Getpid())
+	if err != nil || c <= 0 || c > p.CPU+time.Second {
+		t.Fatalf("task CPU %v (%v), stat CPU %v", c, err, p.CPU)
+	}
 	w := WatchRSS(os.Getpid(), time.Millisecond)
 	time.Sleep(5 * time.Millisecond)
 	if peak := w.Stop(); peak <= 0 {
@@ -174,12 +178,12 @@ func TestTurnPhasesFromEngineCalls(t *testing.T) {
 	}
 	want := map[string]float64{
 		"message → first engine call (intake, queue, checkout)": 5,
-		phaseCheckout:      1,
+		PhaseCheckout:      1,
 		"container create": 30,
 		"start":            200,
 		"first byte (started → first stdout byte)":     18,
 		"first byte → first event at the orchestrator": 10,
-		phaseFirstEvent:                          270,
+		PhaseFirstEvent:                          270,
 		"agent runs (started → exit seen)":       68,
 		"exit seen → removed":                    10,
 		"removed → response at the orchestrator": 5,

@@ -64,7 +64,7 @@ func finish() error {
 	results.Machine = machine(results.Machine.LoadStart)
 	if results.Checkout != nil && results.Breakdown != nil {
 		for _, p := range results.Breakdown.Phases {
-			if p.Name == phaseCheckout {
+			if p.Name == PhaseCheckout {
 				results.Checkout.TurnWarmMs = p.Ms
 			}
 		}
@@ -127,7 +127,7 @@ func image(tb testing.TB) string {
 	tag := fmt.Sprintf("%s:bench-%d", demotest.Repository, os.Getpid())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := client.New(client.FromEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: docker client: %v\n", err)
 		return
@@ -186,7 +186,7 @@ func machine(loadStart [3]float64) Machine {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation()); err == nil {
+	if cli, err := client.New(client.FromEnv); err == nil {
 		defer cli.Close()
 		if info, err := cli.Info(ctx, client.InfoOptions{}); err == nil {
 			i := info.Info
