@@ -61,9 +61,13 @@ func (m *Manager) runTurn(t *turnState) outcome {
 		}
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeCheckoutFailed, "checkout failed: %v", err))
 	}
-	for _, dir := range []string{co.Dir, co.AgentStateDir} {
-		if err := m.sb.PrepareDir(dir); err != nil {
-			return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: prepare %s: %v", dir, err))
+	// Ownership is set when the checkout is made (a walk over every file):
+	// afterwards only the sandbox user writes there, so later turns skip it.
+	if co.Fresh {
+		for _, dir := range []string{co.Dir, co.AgentStateDir} {
+			if err := m.sb.PrepareDir(dir); err != nil {
+				return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: prepare %s: %v", dir, err))
+			}
 		}
 	}
 	sess, err := m.sessionFor(turn, co.AgentStateDir)
