@@ -1,5 +1,3 @@
-// Command claudette-runner runs Claude Code turns for an orchestrator, one
-// hardened Docker sandbox per workspace. See README.md.
 package main
 
 import "os"
