@@ -16,9 +16,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
-	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
-	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/google/uuid"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap/zapcore"
@@ -82,48 +80,13 @@ func runExec(inv *invocation, f *execFlags) int {
 	log := lg.Logger
 
 	ctx := context.Background()
-	sb, err := sandbox.New(sandbox.Params{Config: cfg, Logger: log.Named("sandbox")})
-	if err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
-		return exitFailed
-	}
-	if err := sb.Start(ctx); err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: sandbox: %v\n", err)
-		return exitFailed
-	}
-	defer sb.Stop(context.Background())
-	docker, err := sandbox.NewClient()
-	if err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
-		return exitFailed
-	}
-	defer docker.Close()
-	gate, err := relay.New(relay.Params{Config: cfg, Logger: log.Named("relay"), Docker: docker})
-	if err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
-		return exitFailed
-	}
-	if err := gate.Start(ctx); err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: relay: %v\n", err)
-		return exitFailed
-	}
-	defer gate.Stop(context.Background())
-	ws, err := workspace.New(workspace.Params{Config: cfg, Logger: log.Named("workspace")})
-	if err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
-		return exitFailed
-	}
 	tr := newTranscript(inv.stdout, f.json)
-	mgr, err := conversation.New(conversation.Params{Config: cfg, Logger: log.Named("conversation"), Sink: tr, Sandboxes: sb, Workspaces: ws, Gate: gate})
+	mgr, stop, err := startLocal(ctx, cfg, log, tr)
+	defer stop()
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
 		return exitFailed
 	}
-	if err := mgr.Start(ctx); err != nil {
-		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
-		return exitFailed
-	}
-	defer mgr.Stop(context.Background())
 
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
