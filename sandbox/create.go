@@ -122,8 +122,8 @@ func (m *Manager) create(ctx context.Context, opts client.ContainerCreateOptions
 			return "", fmt.Errorf("workspace %s already has a live sandbox %s: %w", workspaceID, shortID(old.Container.ID), errdefs.ErrConflict)
 		}
 		m.log.Info("removing dead sandbox container", zap.String("workspace_id", workspaceID), zap.String("container_id", old.Container.ID))
-		if _, rerr := m.docker.ContainerRemove(ctx, old.Container.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); rerr != nil && !errdefs.IsNotFound(rerr) {
-			return "", fmt.Errorf("remove dead sandbox container %s: %w", shortID(old.Container.ID), rerr)
+		if rerr := m.remove(ctx, old.Container.ID); rerr != nil {
+			return "", rerr
 		}
 	}
 }

@@ -124,8 +124,8 @@ func (m *Manager) Check(ctx context.Context) (Capabilities, error) {
 
 // Start probes the engine (a runtime it lacks or limits it cannot enforce
 // fail the start), makes sure the sandbox image is there, and reconciles the
-// containers a previous run of this runner left: running ones become
-// Leftovers, dead ones are removed.
+// containers a previous run of this runner left: running or exited
+// turns become Leftovers, the rest are removed.
 func (m *Manager) Start(ctx context.Context) error {
 	m.setNotReady("starting: probing the docker engine")
 	caps, err := m.Check(ctx)

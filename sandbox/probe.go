@@ -33,10 +33,6 @@ type Capabilities struct {
 	Problems       []string // why the configured limits cannot be enforced; empty when they can
 }
 
-// Enforceable reports whether every configured limit and hardening can be
-// enforced by the engine.
-func (c Capabilities) Enforceable() bool { return len(c.Problems) == 0 }
-
 // Fields returns the capabilities as log fields.
 func (c Capabilities) Fields() []zap.Field {
 	return []zap.Field{
@@ -48,23 +44,6 @@ func (c Capabilities) Fields() []zap.Field {
 		zap.Bool("seccomp", c.Seccomp), zap.String("seccomp_profile", c.SeccompProfile),
 		zap.Bool("apparmor", c.AppArmor), zap.Bool("userns", c.UserNS), zap.Bool("rootless", c.Rootless),
 	}
-}
-
-// String is the one-line summary /readyz and validate show.
-func (c Capabilities) String() string {
-	onOff := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
-	s := fmt.Sprintf("docker %s (API %s), cgroup v%s (%s), limits: memory %s, swap %s, cpu %s, pids %s; runtime %s; seccomp %s",
-		c.EngineVersion, c.APIVersion, c.CgroupVersion, c.CgroupDriver, onOff(c.MemoryLimit), onOff(c.SwapLimit),
-		onOff(c.CPULimit), onOff(c.PidsLimit), c.Runtime, c.SeccompProfile)
-	if len(c.Problems) > 0 {
-		s += "; problems: " + strings.Join(c.Problems, "; ")
-	}
-	return s
 }
 
 // probe asks the engine what it can do and checks it against the

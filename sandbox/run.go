@@ -202,7 +202,7 @@ func (r *Run) finish(kind StopKind, events cgroupEvents, waitErr error) {
 	}
 	r.cancelMu.Unlock()
 	st.OutputBytes = r.stream.total.Load()
-	if _, err := m.docker.ContainerRemove(ctx, r.id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+	if err := m.remove(ctx, r.id); err != nil {
 		m.log.Error("remove sandbox container", zap.String("workspace_id", r.workspaceID), zap.String("container_id", r.id), zap.Error(err))
 	}
 	r.publish(st)

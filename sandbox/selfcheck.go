@@ -91,14 +91,10 @@ func containerCandidates(mountinfo, cgroup []byte, hostname string) []string {
 	return ids
 }
 
-// OwnContainer finds the container this process runs in on the engine cli
+// ownContainer finds the container this process runs in on the engine cli
 // talks to. found is false when the process does not run in one of that
 // engine's containers (on the host itself, or in a container of another
 // engine or runtime); err is only for failing to ask.
-func OwnContainer(ctx context.Context, cli *client.Client) (c container.InspectResponse, found bool, err error) {
-	return ownContainer(ctx, cli, readSelfInfo())
-}
-
 func ownContainer(ctx context.Context, cli *client.Client, self selfInfo) (c container.InspectResponse, found bool, err error) {
 	for _, id := range containerCandidates(self.mountinfo, self.cgroup, self.hostname) {
 		res, err := cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})

@@ -60,7 +60,7 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 	removeOnError := func() {
 		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if _, err := m.docker.ContainerRemove(rctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := m.remove(rctx, id); err != nil {
 			m.log.Error("remove failed sandbox container", zap.String("workspace_id", s.WorkspaceID), zap.String("container_id", id), zap.Error(err))
 		}
 	}

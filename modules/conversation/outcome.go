@@ -28,7 +28,6 @@ const (
 	causeNone stopCause = iota
 	causeCancelled
 	causeShutdown
-	causeRestarted // the runner restarted and the turn's sandbox was gone
 )
 
 // outcome is how a turn ended, before it becomes a response.
