@@ -232,6 +232,16 @@ func TestRealOutOfBoundsOffsetFromTheServer(t *testing.T) {
 	h2 := newHarness(t, srv, dir).start()
 	insert(srv, "b")
 	h2.waitIDs("b")
+	reread := false
+	reqs := shapeRequests(srv)
+	for i, r := range reqs[:len(reqs)-1] {
+		if r.Query.Get("offset") == "99999999999_0" && r.Status == 400 && reqs[i+1].Query.Get("offset") == "-1" {
+			reread = true
+		}
+	}
+	if !reread {
+		t.Fatal("no 400 for the out-of-bounds offset followed by a read from -1")
+	}
 }
 
 func (h *harness) counterlessShapeKey() string {

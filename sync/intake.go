@@ -38,10 +38,13 @@ type Params struct {
 	Responder Responder    // nil: invalid rows are only logged
 	Client    *http.Client // nil: a client of its own
 
-	// Backoff paces retries of network errors, 408, 429 and 5xx.
+	// Backoff paces retries of network errors, 408, 429 and 5xx, of a 400
+	// about the position and of protocol, stale and journal errors; it also
+	// paces storms of 409 must-refetch and answers that stall the offset.
 	Backoff retry.Backoff
 	// SlowRetry paces retries after 400/401/403 (and other 4xx), which need
-	// the operator to fix something on one side or the other.
+	// the operator to fix something on one side or the other; a 400 about
+	// the position is retried with Backoff instead.
 	SlowRetry time.Duration
 	// RequestTimeout bounds one request; it must be well above the server's
 	// live hold (20 s).

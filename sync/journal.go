@@ -131,10 +131,14 @@ func (j *journal) commit(recs []record, lookup []string, pos position, shape str
 		if err := meta.Put(keyCount, []byte(strconv.Itoa(count))); err != nil {
 			return err
 		}
-		for k, v := range map[string]string{string(keyShape): shape, string(keyHandle): pos.Handle, string(keyOffset): pos.Offset} {
-			if err := meta.Put([]byte(k), []byte(v)); err != nil {
-				return err
-			}
+		if err := meta.Put(keyShape, []byte(shape)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyHandle, []byte(pos.Handle)); err != nil {
+			return err
+		}
+		if err := meta.Put(keyOffset, []byte(pos.Offset)); err != nil {
+			return err
 		}
 		return j.prune(tx, now)
 	})
@@ -174,24 +178,4 @@ func (j *journal) prune(tx *bolt.Tx, now time.Time) error {
 func readCount(meta *bolt.Bucket) int {
 	n, _ := strconv.Atoi(string(meta.Get(keyCount)))
 	return n
-}
-
-// size is the number of journaled ids.
-func (j *journal) size() (int, error) {
-	var n int
-	err := j.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketIDs).Stats().KeyN
-		return nil
-	})
-	return n, err
-}
-
-// has reports whether an id is journaled.
-func (j *journal) has(id string) (bool, error) {
-	var ok bool
-	err := j.db.View(func(tx *bolt.Tx) error {
-		ok = tx.Bucket(bucketIDs).Get([]byte(id)) != nil
-		return nil
-	})
-	return ok, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
-	"go.uber.org/zap"
 )
 
 // Message is one accepted inbound request: an Electric insert into
@@ -32,24 +31,4 @@ type Handler interface {
 // rpc.ParseRequest); the reporter implements it. It must return quickly.
 type Responder interface {
 	Respond(ctx context.Context, r rpc.Response) error
-}
-
-// LogHandler is a Handler that only logs, until the conversation layer exists.
-type LogHandler struct{ log *zap.Logger }
-
-// NewLogHandler returns a Handler that logs each message and withdrawal.
-func NewLogHandler(log *zap.Logger) *LogHandler { return &LogHandler{log: log} }
-
-// Dispatch logs the message.
-func (h *LogHandler) Dispatch(_ context.Context, m Message) {
-	h.log.Info("message received",
-		zap.String("message_id", m.ID),
-		zap.String("workspace_id", m.WorkspaceID),
-		zap.String("method", m.Request.Method),
-		zap.ByteString("request_id", m.Request.ID))
-}
-
-// Withdraw logs the withdrawal.
-func (h *LogHandler) Withdraw(_ context.Context, messageID string) {
-	h.log.Info("message withdrawn", zap.String("message_id", messageID))
 }

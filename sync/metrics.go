@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "claudette_intake_retries_total",
-			Help: "Failed Electric requests that were retried, by reason (network, server, throttled, auth, rejected, protocol, stale, journal).",
+			Help: "Failed Electric requests that were retried, by reason (network, server, throttled, auth, rejected, position, protocol, stale, journal).",
 		}, []string{"reason"}),
 		lastUpToDate: time.Now(),
 	}

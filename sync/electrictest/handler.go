@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -204,7 +205,7 @@ func (s *Server) parseColumns(list string, fail func(field, msg string)) []strin
 	if len(unknown) > 0 {
 		fail("columns", "The following columns could not be found: "+strings.Join(unknown, ", "))
 	}
-	if !contains(cols, s.schema.pk) {
+	if !slices.Contains(cols, s.schema.pk) {
 		fail("columns", "Must include all primary key columns, missing: "+s.schema.pk)
 	}
 	return cols

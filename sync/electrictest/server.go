@@ -110,13 +110,6 @@ func (s *Server) Close() {
 	})
 }
 
-// SetLiveHold changes the live hold for requests that start after the call.
-func (s *Server) SetLiveHold(d time.Duration) {
-	s.mu.Lock()
-	s.hold = d
-	s.mu.Unlock()
-}
-
 // SetBearerToken changes the token the auth proxy accepts ("" turns the check off),
 // e.g. to model an operator fixing the other side.
 func (s *Server) SetBearerToken(token string) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func (t tableSchema) schemaHeader(cols []string) string {
 	out := map[string]any{}
 	pk := 0
 	for _, c := range t.columns {
-		if cols != nil && !contains(cols, c.Name) {
+		if cols != nil && !slices.Contains(cols, c.Name) {
 			continue
 		}
 		m := map[string]any{"type": c.Type}
@@ -78,15 +79,6 @@ func (t tableSchema) schemaHeader(cols []string) string {
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Insert adds a row (column -> value) in one transaction. Values are encoded
