@@ -22,7 +22,6 @@ type Policy struct {
 }
 
 type pattern struct {
-	raw    string
 	re     *regexp.Regexp
 	tagged bool // the pattern names a tag or digest, not only a repository
 }
@@ -116,5 +115,5 @@ func compilePattern(raw string) (pattern, error) {
 	if err != nil {
 		return pattern{}, fmt.Errorf("allowed image pattern %q: %w", raw, err)
 	}
-	return pattern{raw: raw, re: re, tagged: tagged}, nil
+	return pattern{re: re, tagged: tagged}, nil
 }

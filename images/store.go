@@ -47,9 +47,6 @@ func New(p Params) (*Store, error) {
 	return &Store{log: log, docker: p.Docker, policy: policy}, nil
 }
 
-// Policy returns the policy the store applies.
-func (s *Store) Policy() Policy { return s.policy }
-
 // EnsurePresent makes ref runnable on the engine according to the policy:
 // never pulls with "never" (a missing image is an error), pulls when missing
 // with "if-not-present", pulls every time with "always". A disallowed image is
@@ -73,11 +70,6 @@ func (s *Store) EnsurePresent(ctx context.Context, ref string) error {
 		}
 	}
 	return s.pull(ctx, ref)
-}
-
-// Present reports whether ref is on the engine, without pulling.
-func (s *Store) Present(ctx context.Context, ref string) (bool, error) {
-	return s.present(ctx, ref)
 }
 
 func (s *Store) present(ctx context.Context, ref string) (bool, error) {

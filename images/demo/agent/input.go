@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,7 +38,7 @@ func (a *agent) readInput(r io.Reader, queue chan<- string) {
 		if s := strings.TrimSpace(string(line)); s != "" {
 			a.handleInput([]byte(s), queue)
 		}
-		if errors.Is(err, io.EOF) || err != nil {
+		if err != nil {
 			return
 		}
 	}
@@ -109,14 +108,10 @@ func messageText(raw json.RawMessage) string {
 }
 
 func (a *agent) initializeResponse() obj {
-	source := "none"
-	if os.Getenv("ANTHROPIC_API_KEY") != "" {
-		source = "ANTHROPIC_API_KEY"
-	}
 	return obj{
 		"commands": []any{}, "agents": []obj{{"name": "general-purpose"}},
 		"models":  []obj{{"value": "default", "displayName": "Default", "description": a.model}},
-		"account": obj{"apiKeySource": source, "apiProvider": "firstParty"},
+		"account": obj{"apiKeySource": apiKeySource(), "apiProvider": "firstParty"},
 		"pid":     os.Getpid(), "claude_code_version": Version, "current_permission_mode": a.opts.mode(),
 		"session_state": "idle", "output_style": "default",
 	}

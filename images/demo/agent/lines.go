@@ -18,19 +18,23 @@ var skills = []string{"deep-research", "dataviz", "update-config", "verify", "de
 	"batch", "fewer-permission-prompts", "doctor", "loop", "claude-api", "workflow-authoring", "run",
 	"run-skill-generator", "plugin-authoring"}
 
+// apiKeySource is where the CLI says its API key comes from.
+func apiKeySource() string {
+	if os.Getenv("ANTHROPIC_API_KEY") != "" {
+		return "ANTHROPIC_API_KEY"
+	}
+	return "none"
+}
+
 // initLine is the system/init line that opens every turn.
 func (a *agent) initLine() obj {
-	apiKeySource := "none"
-	if os.Getenv("ANTHROPIC_API_KEY") != "" {
-		apiKeySource = "ANTHROPIC_API_KEY"
-	}
 	slash := append(append([]string{}, skills...), "agents", "clear", "compact", "config", "context", "init", "mcp", "model", "usage")
 	return obj{
 		"type": "system", "subtype": "init",
 		"cwd": a.cwd, "session_id": a.sess.id, "tools": defaultTools, "mcp_servers": []any{},
 		"model": a.model, "permissionMode": a.opts.mode(),
 		"slash_commands": slash, "terminal_slash_commands": []string{"doctor", "color", "focus", "reload-plugins"},
-		"apiKeySource": apiKeySource, "claude_code_version": Version, "output_style": "default",
+		"apiKeySource": apiKeySource(), "claude_code_version": Version, "output_style": "default",
 		"agents":             []string{"claude", "Explore", "general-purpose", "Plan", "statusline-setup"},
 		"skills":             skills,
 		"plugins":            []obj{{"name": "cc-plugin-agents-md", "path": "builtin", "source": "cc-plugin-agents-md@builtin"}},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/images/demo"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -25,7 +26,6 @@ var (
 	imageOnce sync.Once
 	imageTag  string
 	imageErr  error
-	imageMade bool
 
 	binOnce sync.Once
 	binPath string
@@ -57,7 +57,10 @@ func Image(tb testing.TB) string {
 // the tag, built or re-tagged on the first call. Use with Main.
 func Build() (string, error) {
 	imageOnce.Do(func() { imageTag, imageErr = buildImage() })
-	return imageTag, imageErr
+	if imageErr != nil {
+		return "", imageErr
+	}
+	return imageTag, nil
 }
 
 // AgentBinary returns the path of the fake claude CLI compiled for the host,
@@ -94,11 +97,10 @@ func buildImage() (string, error) {
 		return "", fmt.Errorf("docker client: %w", err)
 	}
 	defer cli.Close()
-	imageMade = true
-	if _, err := demo.BuildImage(ctx, cli, tag, demo.Options{Labels: map[string]string{TestLabel: "true"}}); err != nil {
-		return "", err
-	}
-	return tag, nil
+	// The tag is returned even on failure: a build that failed late may have
+	// tagged the image, and cleanup removes it.
+	_, err = demo.BuildImage(ctx, cli, tag, demo.Options{Labels: map[string]string{TestLabel: "true"}})
+	return tag, err
 }
 
 var unsafeTag = regexp.MustCompile(`[^a-z0-9_.-]+`)
@@ -121,7 +123,7 @@ func cleanup() {
 	if binDir != "" {
 		_ = os.RemoveAll(binDir)
 	}
-	if !imageMade {
+	if imageTag == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -132,7 +134,7 @@ func cleanup() {
 		return
 	}
 	defer cli.Close()
-	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+	if _, err := cli.ImageRemove(ctx, imageTag, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !errdefs.IsNotFound(err) {
 		fmt.Fprintf(os.Stderr, "demotest: remove image %s: %v\n", imageTag, err)
 	}
 }
