@@ -57,11 +57,8 @@ func publicAddr(a netip.Addr) bool {
 	return true
 }
 
-// systemResolve looks a host up with the runner's resolver; an IP literal is
-// its own address.
+// systemResolve looks a host up with the runner's resolver (dialChecked
+// handles IP literals before resolving).
 func systemResolve(ctx context.Context, host string) ([]netip.Addr, error) {
-	if a, err := netip.ParseAddr(host); err == nil {
-		return []netip.Addr{a}, nil
-	}
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 }

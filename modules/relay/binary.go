@@ -2,10 +2,8 @@ package relay
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"debug/elf"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 )
@@ -34,7 +32,7 @@ func installBinary(src, dir string) (string, error) {
 		return "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	dst := filepath.Join(dir, shimName)
-	if old, err := os.ReadFile(dst); err == nil && sha256.Sum256(old) == sha256.Sum256(data) {
+	if old, err := os.ReadFile(dst); err == nil && bytes.Equal(old, data) {
 		return dst, os.Chmod(dst, 0o755)
 	}
 	tmp, err := os.CreateTemp(dir, shimName+".tmp-*")
@@ -42,7 +40,7 @@ func installBinary(src, dir string) (string, error) {
 		return "", fmt.Errorf("install the shim binary: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, bytes.NewReader(data)); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("install the shim binary: %w", err)
 	}

@@ -66,6 +66,7 @@ func (e *egress) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "egress proxy: only CONNECT and absolute http:// URLs", http.StatusBadRequest)
 		return
 	}
+	// Only fails fast: dialChecked checks the host again for every dial.
 	if !e.r.rules.allows(req.URL.Hostname()) {
 		e.refuseOrFail(w, req.URL.Host, fmt.Errorf("%w: host %s is not allowed", errRefused, req.URL.Hostname()))
 		return

@@ -124,11 +124,7 @@ func serveForward(ln net.Listener, socket string) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			time.Sleep(10 * time.Millisecond) // EMFILE and the like: back off, keep serving
+			time.Sleep(10 * time.Millisecond) // a timeout, EMFILE and the like: back off, keep serving
 			continue
 		}
 		go func() {
