@@ -16,6 +16,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"go.uber.org/zap"
@@ -125,7 +126,7 @@ func BenchmarkDeliver(b *testing.B) {
 func BenchmarkBacklog(b *testing.B) {
 	var status atomic.Int32
 	status.Store(http.StatusServiceUnavailable)
-	rep := benchReporter(b, benchOrchestrator(b, &status), reporter.Tuning{RetryBase: 5 * time.Millisecond, RetryCap: 20 * time.Millisecond})
+	rep := benchReporter(b, benchOrchestrator(b, &status), reporter.Tuning{Backoff: retry.Backoff{Base: 5 * time.Millisecond, Cap: 20 * time.Millisecond}})
 	runtime.GC()
 	var peak atomic.Uint64
 	stop := make(chan struct{})

@@ -39,9 +39,6 @@ func writeDeadLetter(dataDir string, b *batch, now time.Time) (string, error) {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("write dead letter %s: %w", path, err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
+	_ = syncDir(dir) // best effort: the letter itself is already synced
 	return path, nil
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
-	"github.com/claudette-dev/claudette-runner/reporter/orchestratortest"
 )
 
 // Several producers send the states, events and final response of their own
@@ -172,5 +171,4 @@ func TestSendRefusesBadItems(t *testing.T) {
 	h.send(event("m", 1, "ok"))
 	h.flush()
 	expectKeys(t, keys(orch.Items()), []string{"m#1"})
-	_ = orchestratortest.Item{}
 }

@@ -12,11 +12,7 @@ import (
 // cfg.Outbox.HeartbeatInterval. Heartbeats are not stored in the outbox: only
 // the latest one waits, in memory, and rides with the next batch.
 func (r *Reporter) heartbeatLoop(ctx context.Context) {
-	interval := r.cfg.Outbox.HeartbeatInterval
-	if interval <= 0 {
-		interval = 30 * time.Second
-	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(r.cfg.Outbox.HeartbeatInterval)
 	defer t.Stop()
 	for {
 		r.beat()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/reporter/orchestratortest"
@@ -49,8 +50,7 @@ func withConfig(fn func(*config.Config)) option {
 // fastTuning keeps the test's waits short.
 var fastTuning = reporter.Tuning{
 	Linger:    2 * time.Millisecond,
-	RetryBase: 5 * time.Millisecond,
-	RetryCap:  40 * time.Millisecond,
+	Backoff:   retry.Backoff{Base: 5 * time.Millisecond, Cap: 40 * time.Millisecond},
 	AuthRetry: 30 * time.Millisecond,
 }
 

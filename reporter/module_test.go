@@ -2,7 +2,6 @@ package reporter_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
@@ -34,5 +33,4 @@ func TestModuleWiring(t *testing.T) {
 		t.Fatalf("not ready after start: %s", reason)
 	}
 	app.RequireStop()
-	_ = time.Second
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/health"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -42,8 +43,7 @@ type Tuning struct {
 	// flight goes in the next one anyway, and a wait here delays every turn's
 	// first event and its answer (bench: 5 ms of a ~10 ms delivery).
 	Linger         time.Duration
-	RetryBase      time.Duration // first backoff ceiling (default 1s), doubling
-	RetryCap       time.Duration // backoff ceiling (default 32s)
+	Backoff        retry.Backoff // retry pacing (default retry.Default: 1s doubling, capped at 32s)
 	AuthRetry      time.Duration // retry interval after 401/403 (default 30s)
 	RequestTimeout time.Duration // one POST (default 2m)
 	SegmentBytes   int           // outbox segment file size (default 64 MiB)
@@ -64,8 +64,9 @@ func (t Tuning) withDefaults() Tuning {
 	if t.SegmentBytes <= 0 {
 		t.SegmentBytes = 64 << 20
 	}
-	def(&t.RetryBase, time.Second)
-	def(&t.RetryCap, 32*time.Second)
+	if t.Backoff.Base <= 0 || t.Backoff.Cap <= 0 {
+		t.Backoff = retry.Default
+	}
 	def(&t.AuthRetry, 30*time.Second)
 	def(&t.RequestTimeout, 2*time.Minute)
 	return t

@@ -24,26 +24,23 @@ type batch struct {
 // sender is the one goroutine that drains the outbox, in order.
 type sender struct {
 	r     *Reporter
-	ob    *outbox
-	log   *zap.Logger
 	pos   position // first item not yet delivered
-	next  uint64   // its id
 	buf   []byte   // read buffer
 	b     batch
 	tries int // consecutive failed attempts
 }
 
 func newSender(r *Reporter, st outboxStats) *sender {
-	return &sender{r: r, ob: r.ob, log: r.log, pos: st.start, next: st.next,
+	return &sender{r: r, pos: st.start,
 		buf: make([]byte, r.tune.BatchBytes+recordHeader+4<<10)}
 }
 
 func (s *sender) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		if err := s.build(); err != nil {
-			s.log.Error("read outbox", zap.Error(err))
+			s.r.log.Error("read outbox", zap.Error(err))
 			s.tries++
-			retry.Sleep(ctx, retry.Backoff{Base: s.r.tune.RetryBase, Cap: s.r.tune.RetryCap}.Delay(s.tries, 0))
+			retry.Sleep(ctx, s.r.tune.Backoff.Delay(s.tries, 0))
 			continue
 		}
 		if s.b.items == 0 && s.b.hb == nil {
@@ -92,14 +89,14 @@ func (s *sender) build() error {
 	}
 	for !full {
 		if pos.seg == nil {
-			if pos.seg = s.ob.first(); pos.seg == nil {
+			if pos.seg = s.r.ob.first(); pos.seg == nil {
 				break
 			}
 			pos.off = 0
 		}
 		size := pos.seg.size.Load()
 		if pos.off >= size {
-			next := s.ob.after(pos.seg)
+			next := s.r.ob.after(pos.seg)
 			if pos.off < pos.seg.size.Load() {
 				continue // the segment grew before it was closed
 			}
@@ -168,7 +165,7 @@ func (s *sender) deliver(ctx context.Context) {
 		return // stopping: the batch stays in the outbox
 	}
 	r.m.requests.WithLabelValues(res.outcome).Inc()
-	if ce := s.log.Check(zap.DebugLevel, "batch posted"); ce != nil {
+	if ce := r.log.Check(zap.DebugLevel, "batch posted"); ce != nil {
 		ce.Write(zap.Int("items", b.items), zap.Bool("heartbeat", b.hb != nil), zap.Int("bytes", len(b.body)),
 			zap.Uint64("first_key", b.first), zap.Uint64("last_key", b.last),
 			zap.String("outcome", res.outcome), zap.Int("status", res.status),
@@ -177,7 +174,7 @@ func (s *sender) deliver(ctx context.Context) {
 	switch res.outcome {
 	case outcomeDelivered:
 		if s.tries > 0 {
-			s.log.Info("orchestrator accepts batches again", zap.Int("failed_attempts", s.tries))
+			r.log.Info("orchestrator accepts batches again", zap.Int("failed_attempts", s.tries))
 		}
 		s.tries = 0
 		r.ready.Ready()
@@ -190,14 +187,14 @@ func (s *sender) deliver(ctx context.Context) {
 	case outcomeRetry:
 		s.tries++
 		r.m.retried.Add(float64(b.items))
-		d := retry.Backoff{Base: r.tune.RetryBase, Cap: r.tune.RetryCap}.Delay(s.tries, res.retryAfter)
+		d := r.tune.Backoff.Delay(s.tries, res.retryAfter)
 		// Once per streak (and every tenth attempt of a long one), so an outage
 		// is one warning and its recovery one line, not a line per retry.
 		level := zap.DebugLevel
 		if s.tries == 1 || s.tries%10 == 0 {
 			level = zap.WarnLevel
 		}
-		if ce := s.log.Check(level, "orchestrator did not take the batch; retrying"); ce != nil {
+		if ce := r.log.Check(level, "orchestrator did not take the batch; retrying"); ce != nil {
 			ce.Write(zap.Int("status", res.status), zap.Error(res.err), zap.ByteString("response", res.body),
 				zap.Int("items", b.items), zap.Int("attempt", s.tries), zap.Duration("retry_in", d))
 		}
@@ -206,7 +203,7 @@ func (s *sender) deliver(ctx context.Context) {
 		s.tries++
 		r.m.retried.Add(float64(b.items))
 		r.ready.NotReady(unauthorizedCause(res.status, r.tune.AuthRetry))
-		s.log.Error("orchestrator refused the runner's credentials; outbox kept, retrying slowly",
+		r.log.Error("orchestrator refused the runner's credentials; outbox kept, retrying slowly",
 			zap.Int("status", res.status), zap.ByteString("response", res.body),
 			zap.String("runner_id", r.cfg.RunnerID), zap.Duration("retry_in", r.tune.AuthRetry))
 		retry.Sleep(ctx, r.tune.AuthRetry)
@@ -214,15 +211,15 @@ func (s *sender) deliver(ctx context.Context) {
 		path, err := writeDeadLetter(r.cfg.DataDir, b, time.Now())
 		if err != nil {
 			s.tries++
-			d := retry.Backoff{Base: r.tune.RetryBase, Cap: r.tune.RetryCap}.Delay(s.tries, 0)
-			s.log.Error("orchestrator rejected a batch and it could not be set aside; retrying",
+			d := r.tune.Backoff.Delay(s.tries, 0)
+			r.log.Error("orchestrator rejected a batch and it could not be set aside; retrying",
 				zap.Int("status", res.status), zap.ByteString("response", res.body), zap.Error(err), zap.Duration("retry_in", d))
 			retry.Sleep(ctx, d)
 			return
 		}
 		s.tries = 0
 		r.m.deadLettered.Add(float64(b.items))
-		s.log.Error("orchestrator rejected a batch; set aside as a dead letter, delivery goes on",
+		r.log.Error("orchestrator rejected a batch; set aside as a dead letter, delivery goes on",
 			zap.Int("status", res.status), zap.ByteString("response", res.body),
 			zap.Int("items", b.items), zap.Uint64("first_key", b.first), zap.Uint64("last_key", b.last),
 			zap.String("file", path))
@@ -238,8 +235,8 @@ func (s *sender) done() {
 		s.r.hb.CompareAndSwap(b.hb, nil)
 	}
 	if b.items > 0 {
-		s.pos, s.next = b.end, b.last+1
-		s.ob.release(s.pos, s.next)
+		s.pos = b.end
+		s.r.ob.release(s.pos, b.last+1)
 		s.r.removed(b.last, b.items, b.bytes)
 	}
 }
