@@ -115,6 +115,9 @@ func New(p Params) (*Reporter, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("reporter: orchestrator URL must be http(s)://host/..., got %q", redact(p.Config.OrchestratorURL))
 	}
+	if p.Config.Outbox.HeartbeatInterval <= 0 {
+		return nil, fmt.Errorf("reporter: heartbeat interval must be more than 0, got %s", p.Config.Outbox.HeartbeatInterval)
+	}
 	m, err := newMetrics(p.Registerer)
 	if err != nil {
 		return nil, err
