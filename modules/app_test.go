@@ -8,6 +8,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/health"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 )
@@ -41,7 +42,8 @@ func TestGraphIsValid(t *testing.T) {
 
 func TestAppStartStop(t *testing.T) {
 	cfg := testConfig(t)
-	app, err := New(cfg)
+	var srv *health.Server
+	app, err := New(cfg, fx.Populate(&srv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +57,21 @@ func TestAppStartStop(t *testing.T) {
 			_ = app.Stop(ctx)
 		}
 	})
+	url := "http://" + srv.Addr() + "/healthz"
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("health endpoint does not answer while running: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while running: %s", resp.Status)
+	}
 	if err := app.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stopped = true
-	if _, err := http.Get("http://" + cfg.Listen + "/healthz"); err == nil && cfg.Listen != "127.0.0.1:0" {
+	if resp, err := http.Get(url); err == nil {
+		_ = resp.Body.Close()
 		t.Fatal("health endpoint still answers after Stop")
 	}
 }

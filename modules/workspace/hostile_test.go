@@ -2,12 +2,14 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/claudette-dev/claudette-runner/modules/workspace/gittest"
+	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // A hostile repository whose tree holds both a symlink "link" pointing
@@ -28,7 +30,16 @@ func TestHostileTreeCannotWriteOutsideTheCheckout(t *testing.T) {
 
 	h := newHarness(t, nil)
 	_, err := h.m.Prepare(context.Background(), "ws-1", Repository{URL: srv.RepoURL(repo), Ref: "hostile"})
-	t.Logf("Prepare of a hostile tree: %v", err)
+	// The fetch succeeds and the checkout of the hostile tree is refused (go-git
+	// cannot walk a tree whose "link" is both a symlink and a directory). Any
+	// other outcome means the tree was never checked out, and the checks below
+	// would prove nothing.
+	if err == nil {
+		t.Fatal("Prepare accepted the hostile tree")
+	}
+	if !errors.Is(err, object.ErrDirectoryNotFound) {
+		t.Fatalf("Prepare failed before checking out the hostile tree: %v", err)
+	}
 	entries, _ := os.ReadDir(outside)
 	if len(entries) != 0 {
 		t.Errorf("the clone wrote outside the checkout: %v", entries)
