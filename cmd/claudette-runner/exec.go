@@ -13,7 +13,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
@@ -145,10 +144,12 @@ func (f *execFlags) turn(prompt string) (conversation.Turn, error) {
 	if t.ConversationID == "" {
 		t.ConversationID = uuid.NewString()
 	}
-	for field, id := range map[string]string{"--workspace-id": t.WorkspaceID, "--conversation-id": t.ConversationID} {
-		if !config.IDPattern.MatchString(id) {
-			return t, fmt.Errorf("%s must be 1-64 of A-Z a-z 0-9 . _ - and not start with '.'", field)
-		}
+	// The field is the flag: "--workspace-id: must be 1-64 of ...".
+	if err := workspace.ValidateID("--workspace-id", t.WorkspaceID); err != nil {
+		return t, err
+	}
+	if err := workspace.ValidateID("--conversation-id", t.ConversationID); err != nil {
+		return t, err
 	}
 	if len(prompt) > conversation.MaxPromptBytes {
 		return t, fmt.Errorf("the prompt is over 1 MiB")

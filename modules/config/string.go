@@ -32,23 +32,3 @@ func displayValue(s setting, c *Config) string {
 	}
 	return v
 }
-
-// Secrets returns the secret values that are set, for redacting them wherever
-// text from the outside is logged.
-func (c *Config) Secrets() []string {
-	var out []string
-	for _, s := range settings {
-		if !s.secret {
-			continue
-		}
-		if v := s.bind(c).String(); v != "" {
-			out = append(out, v)
-		}
-	}
-	if tokens, err := ParseGitTokens(c.Git.Tokens); err == nil {
-		for _, t := range tokens {
-			out = append(out, t)
-		}
-	}
-	return out
-}

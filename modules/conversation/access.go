@@ -29,7 +29,8 @@ type turnAccess struct {
 	close   func()
 }
 
-// command is the sandbox's command line: cmd, behind the relay's shim.
+// command is the sandbox's command line: cmd, behind the relay's shim when
+// there is one (no wrap: no gate, cmd as is).
 func (a turnAccess) command(cmd []string) []string {
 	if a.wrap == nil {
 		return cmd
@@ -48,7 +49,7 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string)
 	}
 	if m.gate == nil {
 		m.log.Warn("no model relay: the sandbox runs without model access", zap.String("message_id", t.rec.Turn.MessageID))
-		return turnAccess{mounts: guard, network: sandbox.NetworkNone, wrap: func(c []string) []string { return c }, close: func() {}}, nil
+		return turnAccess{mounts: guard, network: sandbox.NetworkNone, close: func() {}}, nil
 	}
 	turn := t.rec.Turn
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID})

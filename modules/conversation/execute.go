@@ -85,8 +85,8 @@ func (m *Manager) runTurn(t *turnState) outcome {
 	}
 	t.setRun(run)
 
-	t.rec.State, t.rec.ContainerID, t.rec.Checkout = rpc.StateRunning, run.ContainerID(), co.Dir
-	t.rec.SessionID, t.rec.Resume, t.rec.StartedAt = sess.ID, sess.Resume, time.Now().UTC()
+	t.rec.State, t.rec.ContainerID = rpc.StateRunning, run.ContainerID()
+	t.rec.SessionID, t.rec.StartedAt = sess.ID, time.Now().UTC()
 	t.rec.Lines, t.rec.LinesSeq = 0, max(t.rec.Seq, t.rec.MaxSeq)+1 // the lines follow the running state
 	m.emitState(t, rpc.StateRunning, m.nextSeq(t, rpc.StateRunning))
 	m.log.Info("turn running", zap.String("message_id", turn.MessageID), zap.String("workspace_id", turn.WorkspaceID),
@@ -198,7 +198,6 @@ func (m *Manager) finish(t *turnState, out outcome) {
 	if out.tracker.sessionID != "" && (out.tracker.sawInit || out.tracker.result != nil) {
 		rec, _, _ := m.store.session(turn.WorkspaceID, turn.ConversationID)
 		rec.SessionID, rec.Established = out.tracker.sessionID, true
-		rec.Turns++
 		if err := m.store.putSession(turn.WorkspaceID, turn.ConversationID, rec); err != nil {
 			m.log.Warn("cannot record session", zap.String("conversation_id", turn.ConversationID), zap.Error(err))
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	stdsync "sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
@@ -70,7 +69,7 @@ type Manager struct {
 	byMsg    map[string]*turnState // every known turn by message id
 	deleting map[string]int        // workspaces being deleted: deletions under way
 	stopping bool
-	order    atomic.Uint64
+	order    uint64 // the last Turn.Order given
 
 	ctx    context.Context // parent of every turn; cancelled last in Stop
 	cancel context.CancelFunc

@@ -3,6 +3,7 @@ package conversation
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -55,7 +56,7 @@ func (o Options) Validate() error {
 	if o.Model != "" && !modelPattern.MatchString(o.Model) {
 		return fieldErr("options.model", "must be a model name (letters, digits, . _ : @ / -), not starting with '-'")
 	}
-	if o.PermissionMode != "" && !contains(permissionModes, o.PermissionMode) {
+	if o.PermissionMode != "" && !slices.Contains(permissionModes, o.PermissionMode) {
 		return fieldErr("options.permissionMode", "must be one of %s", strings.Join(permissionModes, ", "))
 	}
 	for name, tools := range map[string][]string{"options.allowedTools": o.AllowedTools, "options.disallowedTools": o.DisallowedTools} {
@@ -84,13 +85,4 @@ func (o Options) Validate() error {
 		return fieldErr("options.timeoutSeconds", "must be a positive number of seconds")
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

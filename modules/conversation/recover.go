@@ -32,9 +32,7 @@ func (m *Manager) recover(ctx context.Context) error {
 	m.mu.Lock()
 	for _, rec := range recs {
 		t := newTurnState(rec)
-		if rec.Turn.Order > m.order.Load() {
-			m.order.Store(rec.Turn.Order)
-		}
+		m.order = max(m.order, rec.Turn.Order)
 		m.byMsg[rec.Turn.MessageID] = t
 		ws := rec.Turn.WorkspaceID
 		log := m.log.With(zap.String("message_id", rec.Turn.MessageID), zap.String("workspace_id", ws))

@@ -25,7 +25,8 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 		m.log.Warn("turn already known, ignored", zap.String("message_id", turn.MessageID))
 		return
 	}
-	turn.Order = m.order.Add(1)
+	m.order++
+	turn.Order = m.order
 	turn.Arrived = time.Now().UTC()
 	t := newTurnState(&turnRecord{Turn: turn, State: rpc.StateQueued, Seq: 1})
 	m.byMsg[turn.MessageID] = t

@@ -26,7 +26,6 @@ type sessionRecord struct {
 	// Established: the CLI announced the session (system/init), so its transcript
 	// exists and later turns --resume it. Until then the id is offered again with --session-id.
 	Established bool `json:"established"`
-	Turns       int  `json:"turns"`
 }
 
 // turnRecord is an unfinished turn: the message, and how far it got.
@@ -38,9 +37,7 @@ type turnRecord struct {
 	Lines       int64     `json:"lines"`    // stdout lines relayed (durable in the sink)
 	LinesSeq    int64     `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
 	ContainerID string    `json:"containerId,omitempty"`
-	Checkout    string    `json:"checkout,omitempty"`
 	SessionID   string    `json:"sessionId,omitempty"`
-	Resume      bool      `json:"resume,omitempty"`
 	StartedAt   time.Time `json:"startedAt"`
 	RelayToken  string    `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
 }

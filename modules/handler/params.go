@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -47,6 +48,19 @@ func decode(raw json.RawMessage, v any) *rpc.Error {
 	return nil
 }
 
+// knownOptions lists conversation.Options' JSON names, in field order, for the
+// error naming an unknown option.
+var knownOptions = func() string {
+	t := reflect.TypeFor[conversation.Options]()
+	names := make([]string, 0, t.NumField())
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}()
+
 // decodeOptions reads options strictly: an unknown option is an error naming
 // it, because a misspelt one (disallowedTool) would silently drop a limit the
 // orchestrator meant to set.
@@ -64,7 +78,7 @@ func decodeOptions(raw json.RawMessage, o *conversation.Options) *rpc.Error {
 		}
 		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			field := "options." + strings.Trim(name, `"`)
-			return invalid(field, "is not an option (known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds)")
+			return invalid(field, "is not an option (known: "+knownOptions+")")
 		}
 		return invalid("options", err.Error())
 	}
@@ -111,11 +125,8 @@ func fromErr(field string, err error) *rpc.Error {
 
 // turn checks a conversation.send and builds its Turn.
 func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
-	if err := workspace.ValidateID("workspaceId", p.WorkspaceID); err != nil {
-		return conversation.Turn{}, fromErr("workspaceId", err)
-	}
-	if err := workspace.ValidateID("conversationId", p.ConversationID); err != nil {
-		return conversation.Turn{}, fromErr("conversationId", err)
+	if rerr := checkIDs(p.WorkspaceID, &p.ConversationID); rerr != nil {
+		return conversation.Turn{}, rerr
 	}
 	switch {
 	case strings.TrimSpace(p.Prompt) == "":

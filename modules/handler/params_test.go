@@ -136,3 +136,15 @@ func TestCheckIDs(t *testing.T) {
 	bad := ""
 	checkInvalid(t, checkIDs("ws-1", &bad), "conversationId")
 }
+
+func TestUnknownOptionListsTheKnownOnes(t *testing.T) {
+	var o conversation.Options
+	e := decodeOptions(json.RawMessage(`{"disallowedTool":["Bash"]}`), &o)
+	if e == nil || fieldOf(t, e) != "options.disallowedTool" {
+		t.Fatalf("decodeOptions = %+v, want an error naming options.disallowedTool", e)
+	}
+	const want = "known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds)"
+	if !strings.HasSuffix(e.Message, want) {
+		t.Errorf("message %q does not end with %q", e.Message, want)
+	}
+}

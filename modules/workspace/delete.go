@@ -40,7 +40,7 @@ func (m *Manager) Delete(ctx context.Context, id string, remover Remover) error 
 	if err := m.removeTree(ctx, p.state, remover); err != nil {
 		return fmt.Errorf("delete workspace %s: %w", id, err)
 	}
-	m.log.Info("workspace deleted", zap.String("workspace_id", id))
+	m.log.Debug("workspace deleted", zap.String("workspace_id", id)) // the handler logs it at Info, with the request
 	return nil
 }
 
