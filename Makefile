@@ -21,7 +21,7 @@ test: deps
 	go test -count=1 -timeout 60m ./...
 
 ## bench: the benchmark suite (bench/) on the real engine, against the binary `build` makes: prints the table and
-## writes bench/results.json (about 10 minutes; a quiet machine gives steadier figures)
+## writes bench/results.json (about 5 minutes; a quiet machine gives steadier figures)
 .PHONY: bench
 bench: build deps
 	go test ./bench -run '^$$' -bench . -benchtime 1x -timeout 30m -args -runner $(CURDIR)/$(BIN) -results $(CURDIR)/bench/results.json

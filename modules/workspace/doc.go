@@ -21,11 +21,12 @@
 // command's local source), which lets go-git run git-upload-pack read-only
 // against the operator's own directory; it never writes to it.
 //
-// Credentials: tokens per host from the configuration (git.tokens,
-// "host=token" or "host=user:token") are given to go-git in memory as HTTP
-// Basic auth. They are never written to .git/config, the remote URL, the
-// record, a log line or anything the sandbox can see; go-git strips them on a
-// redirect that leaves the origin. URLs with embedded credentials are refused.
+// Credentials: tokens per host from the configuration (gitTokens,
+// CLAUDETTE_GIT_TOKENS: "host=token" or "host=user:token") are given to go-git
+// in memory as HTTP Basic auth. They are never written to .git/config, the
+// remote URL, the record, a log line or anything the sandbox can see; go-git
+// strips them on a redirect that leaves the origin. URLs with embedded
+// credentials are refused.
 //
 // The package validates ids and repository URLs and refs (errors of the
 // invalid-argument class, FieldError naming the field). It must not run
