@@ -29,6 +29,11 @@ type Config struct {
 	Outbox  OutboxConfig
 	Git     GitConfig
 	Model   ModelConfig
+	Meter   MeterConfig
+
+	// MinFreeDisk is the free space the workspace and data file systems must
+	// keep: below it no new turn starts (CONTRACT section 7).
+	MinFreeDisk ByteSize
 }
 
 // LogConfig sizes the rotated log files under {dataDir}/logs.
@@ -55,6 +60,8 @@ type SandboxConfig struct {
 	StopGrace     time.Duration
 	Network       string // isolated | open
 	EgressAllow   []string
+	// Disk is the limit of one workspace's checkout and agent state; 0 = none.
+	Disk ByteSize
 }
 
 // IntakeConfig bounds the journal of accepted Electric messages.
@@ -73,6 +80,22 @@ type OutboxConfig struct {
 type GitConfig struct {
 	Tokens    string // host=token,host2=token2; used by the runner only
 	AllowHTTP bool
+	// PushBranches are the branch patterns (* wildcards) the agent may push
+	// through the git relay; empty = no pushing (CONTRACT section 6).
+	PushBranches []string
+	// Author is "Name <email>": the agent's and the runner's commits.
+	Author string
+	// PushMaxSize is the largest push the git relay forwards.
+	PushMaxSize ByteSize
+}
+
+// MeterConfig is what the model relay counts and enforces (CONTRACT section 7).
+type MeterConfig struct {
+	MaxTurnTokens         int64   // 0 = no budget
+	MaxConversationTokens int64   // 0 = no budget
+	ModelPrices           string  // path of the prices file; "" = no cost
+	MaxTurnUSD            float64 // 0 = no budget; needs ModelPrices
+	MaxConversationUSD    float64 // 0 = no budget; needs ModelPrices
 }
 
 // ModelConfig is the model API credential and endpoint. It never enters a sandbox as is.
@@ -93,6 +116,12 @@ const (
 const (
 	NetworkIsolated = "isolated"
 	NetworkOpen     = "open"
+)
+
+// Git defaults (CONTRACT section 7).
+const (
+	DefaultGitPushBranches = "claudette/*"
+	DefaultGitAuthor       = "Claude <noreply@anthropic.com>"
 )
 
 // DefaultSandboxImage is the production sandbox image built by `make sandbox-image`.
@@ -130,6 +159,13 @@ func Defaults() *Config {
 			LineLimit:   16 << 20,
 			StopGrace:   10 * time.Second,
 			Network:     NetworkIsolated,
+			Disk:        10 << 30,
+		},
+		MinFreeDisk: 2 << 30,
+		Git: GitConfig{
+			PushBranches: []string{DefaultGitPushBranches},
+			Author:       DefaultGitAuthor,
+			PushMaxSize:  2 << 30,
 		},
 		Intake: IntakeConfig{
 			JournalMaxAge:     7 * 24 * time.Hour,

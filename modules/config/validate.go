@@ -75,6 +75,29 @@ func (c *Config) validate(remote bool) Problems {
 			v.fail("sandbox.egressAllow", "%q is not a host name or *.suffix", rule)
 		}
 	}
+	for _, pat := range c.Git.PushBranches {
+		if err := checkBranchPattern(pat); err != nil {
+			v.fail("gitPushBranches", "%v", err)
+		}
+	}
+	if _, err := ParseAuthor(c.Git.Author); err != nil {
+		v.fail("gitAuthor", "%v", err)
+	}
+	v.minSize("gitPushMaxSize", c.Git.PushMaxSize, 1<<20)
+	v.atLeast("maxTurnTokens", c.Meter.MaxTurnTokens, 0)
+	v.atLeast("maxConversationTokens", c.Meter.MaxConversationTokens, 0)
+	if c.Meter.MaxTurnUSD < 0 {
+		v.fail("maxTurnUsd", "must not be negative, got %v", c.Meter.MaxTurnUSD)
+	}
+	if c.Meter.MaxConversationUSD < 0 {
+		v.fail("maxConversationUsd", "must not be negative, got %v", c.Meter.MaxConversationUSD)
+	}
+	if (c.Meter.MaxTurnUSD > 0 || c.Meter.MaxConversationUSD > 0) && c.Meter.ModelPrices == "" {
+		v.fail("modelPrices", "is required by a dollar budget (maxTurnUsd, maxConversationUsd)")
+	}
+	if c.Sandbox.Disk != 0 {
+		v.minSize("sandbox.disk", c.Sandbox.Disk, 16<<20)
+	}
 	if _, err := ParseGitTokens(c.Git.Tokens); err != nil {
 		v.fail("gitTokens", "%v", err)
 	}

@@ -52,7 +52,8 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string)
 		return turnAccess{mounts: guard, network: sandbox.NetworkNone, close: func() {}}, nil
 	}
 	turn := t.rec.Turn
-	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID})
+	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
+		Notify: t.notices.raise})
 	if err != nil {
 		return turnAccess{}, err
 	}
@@ -73,7 +74,7 @@ func (m *Manager) reopenAccess(ctx context.Context, t *turnState) func() {
 		return func() {}
 	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Token: t.rec.RelayToken})
+		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: t.notices.raise})
 	if err != nil {
 		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return func() {}

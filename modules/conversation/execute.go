@@ -184,10 +184,12 @@ func (m *Manager) turnTimeout(o Options) time.Duration {
 func (m *Manager) finish(t *turnState, out outcome) {
 	turn := t.rec.Turn
 	resp := out.response(turn.RequestID)
+	items := m.pendingNotices(t)
 	seq := m.nextSeq(t, rpc.StateFinished)
-	err := m.sink.Send(m.ctx,
+	items = append(items,
 		reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID, Seq: seq, State: rpc.StateFinished}),
 		reporter.Response(resp))
+	err := m.sink.Send(m.ctx, items...)
 	if err != nil {
 		m.log.Error("cannot deliver the turn's answer; it stays recorded", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return

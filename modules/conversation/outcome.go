@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 )
 
@@ -19,6 +21,12 @@ type Result struct {
 	TotalCostUSD   float64         `json:"totalCostUsd"`
 	Usage          json.RawMessage `json:"usage"`
 	ExitCode       int             `json:"exitCode"`
+	// Git is the checkout after the turn, computed by the runner; null when
+	// there is no checkout.
+	Git *workspace.GitReport `json:"git"`
+	// Relay is the model use the relay counted; absent only when the turn
+	// never opened its relay.
+	Relay *relay.Usage `json:"relay,omitempty"`
 }
 
 // stopCause says why the runner ended a turn itself, when it did.
@@ -38,6 +46,8 @@ type outcome struct {
 	cause          stopCause
 	durationMs     int64
 	err            *rpc.Error // set when the turn failed before or outside the agent
+	git            *workspace.GitReport
+	usage          *relay.Usage
 }
 
 // response maps the outcome to the conversation.send response. A result line
@@ -50,7 +60,7 @@ func (o outcome) response(id json.RawMessage) rpc.Response {
 		return rpc.Failure(id, o.err)
 	}
 	res := Result{ConversationID: o.conversationID, SessionID: o.tracker.sessionID,
-		ExitCode: o.status.ExitCode, DurationMs: o.durationMs, Usage: json.RawMessage("null")}
+		ExitCode: o.status.ExitCode, DurationMs: o.durationMs, Usage: json.RawMessage("null"), Git: o.git, Relay: o.usage}
 	if r := o.tracker.result; r != nil {
 		res.Result, res.NumTurns, res.TotalCostUSD = r.Result, r.NumTurns, r.TotalCostUSD
 		if r.DurationMs > 0 {

@@ -29,6 +29,8 @@ const (
 func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) {
 	turn := t.rec.Turn
 	ahead := readAhead(run.Lines(), relayBatchBytes)
+	t.notices.attach(ahead)
+	defer t.notices.detach(ahead)
 	items := make([]reporter.Item, 0, relayBatchLines)
 	for {
 		batch, ok := ahead.take(relayBatchLines, relayBatchBytes)
@@ -37,7 +39,11 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 		}
 		items = items[:0]
 		for _, l := range batch {
-			items = append(items, m.event(t, tracker, l))
+			if l.notice {
+				items = append(items, m.notice(t, l.Data))
+				continue
+			}
+			items = append(items, m.event(t, tracker, l.Line))
 		}
 		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
 		if err := m.store.putTurn(t.rec); err != nil {
@@ -61,9 +67,11 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 // (not one line each: every batch costs a turn-record write and an outbox
 // commit). It holds at most max bytes (a longer line goes alone); past that
 // the reader waits, and with it the sandbox's output: nothing is dropped.
+// Runner events raised meanwhile (notices) join the queue in arrival order,
+// outside the byte bound.
 type lineQueue struct {
 	mu     stdsync.Mutex
-	lines  []sandbox.Line
+	lines  []queued
 	bytes  int
 	max    int
 	closed bool
@@ -86,7 +94,7 @@ func (q *lineQueue) fill(src <-chan sandbox.Line) {
 			<-q.room
 			q.mu.Lock()
 		}
-		q.lines = append(q.lines, l)
+		q.lines = append(q.lines, queued{Line: l})
 		q.bytes += len(l.Data)
 		q.mu.Unlock()
 		notify(q.ready)
@@ -99,13 +107,15 @@ func (q *lineQueue) fill(src <-chan sandbox.Line) {
 
 // take waits for lines and returns the first ones, at most n and size bytes
 // (at least one line); false once the source ended and every line was taken.
-func (q *lineQueue) take(n, size int) ([]sandbox.Line, bool) {
+func (q *lineQueue) take(n, size int) ([]queued, bool) {
 	for {
 		q.mu.Lock()
 		if len(q.lines) > 0 {
 			k, b := 0, 0
 			for k < len(q.lines) && k < n && (k == 0 || b+len(q.lines[k].Data) <= size) {
-				b += len(q.lines[k].Data)
+				if !q.lines[k].notice {
+					b += len(q.lines[k].Data)
+				}
 				k++
 			}
 			out := slices.Clone(q.lines[:k])
@@ -125,6 +135,35 @@ func (q *lineQueue) take(n, size int) ([]sandbox.Line, bool) {
 		}
 		<-q.ready
 	}
+}
+
+// queued is a line of the agent, or a runner event (notice) to relay.
+type queued struct {
+	sandbox.Line
+	notice bool
+}
+
+// inject queues a runner event behind the lines read so far.
+func (q *lineQueue) inject(ev []byte) {
+	q.mu.Lock()
+	q.lines = append(q.lines, queued{Line: sandbox.Line{Data: ev}, notice: true})
+	q.mu.Unlock()
+	notify(q.ready)
+}
+
+// leftovers removes and returns the notices still queued (injected after the
+// relay took its last batch).
+func (q *lineQueue) leftovers() [][]byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out [][]byte
+	for _, l := range q.lines {
+		if l.notice {
+			out = append(out, l.Data)
+		}
+	}
+	q.lines = nil
+	return out
 }
 
 func notify(ch chan struct{}) {

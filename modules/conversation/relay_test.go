@@ -80,7 +80,7 @@ func TestLineQueueHoldsAtMostItsBound(t *testing.T) {
 	if batch, _ := q.take(100, 250); len(batch) != 2 {
 		t.Fatalf("take within 250 bytes: %d lines, want 2", len(batch))
 	}
-	var rest []sandbox.Line
+	var rest []queued
 	for {
 		batch, ok := q.take(100, 1<<20)
 		if !ok {
@@ -90,5 +90,46 @@ func TestLineQueueHoldsAtMostItsBound(t *testing.T) {
 	}
 	if len(rest) != 8 || len(rest[7].Data) != 5000 {
 		t.Fatalf("%d lines left, want 8 ending with the long one", len(rest))
+	}
+}
+
+// A runner event raised while lines are relayed joins the queue in arrival
+// order and counts nothing against the byte bound; one raised after the last
+// batch waits in pending for the turn's end.
+func TestNoticesJoinTheLinesInOrder(t *testing.T) {
+	src := make(chan sandbox.Line, 4)
+	q := readAhead(src, 1<<20)
+	var n notices
+	n.raise([]byte(`{"early":1}`)) // before the relay: pending, then first
+	n.attach(q)
+	src <- line(0, 10)
+	time.Sleep(20 * time.Millisecond)
+	n.raise([]byte(`{"mid":1}`))
+	src <- line(1, 10)
+	close(src)
+	time.Sleep(20 * time.Millisecond)
+	var got []string
+	for {
+		batch, ok := q.take(100, 1<<20)
+		if !ok {
+			break
+		}
+		for _, l := range batch {
+			if l.notice {
+				got = append(got, string(l.Data))
+			} else {
+				got = append(got, string(l.Data[:6]))
+			}
+		}
+	}
+	n.raise([]byte(`{"late":1}`))
+	n.detach(q)
+	n.raise([]byte(`{"after":1}`))
+	want := []string{`{"early":1}`, "000000", `{"mid":1}`, "000001"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("relayed %v, want %v", got, want)
+	}
+	if rest := n.take(); len(rest) != 2 || string(rest[0]) != `{"late":1}` || string(rest[1]) != `{"after":1}` {
+		t.Fatalf("pending %q, want late then after", rest)
 	}
 }

@@ -9,8 +9,9 @@ import (
 
 // turnState is a turn the manager knows: its record and, while it runs, how to stop it.
 type turnState struct {
-	rec  *turnRecord
-	done chan struct{}
+	rec     *turnRecord
+	done    chan struct{}
+	notices notices // runner events raised during the turn
 
 	mu     stdsync.Mutex
 	cancel context.CancelFunc // cancels preparation

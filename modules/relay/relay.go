@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -73,6 +74,16 @@ type Turn struct {
 	// Token is the turn's token: "" for a new turn (a random one is made); a
 	// turn re-attached after a restart passes the token its sandbox holds.
 	Token string
+	// Notify adds a runner event (rpc.RunnerEvent) to the turn's stream; it
+	// must not block. Nil: events are dropped.
+	Notify func(ev json.RawMessage)
+}
+
+// notify raises a runner event of the turn, when someone listens.
+func (t Turn) notify(ev json.RawMessage) {
+	if t.Notify != nil {
+		t.Notify(ev)
+	}
 }
 
 // New checks the configuration; nothing is created before Start.

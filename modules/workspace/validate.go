@@ -14,7 +14,19 @@ import (
 type Repository struct {
 	URL string `json:"url"`
 	Ref string `json:"ref,omitempty"`
+	// Branch is the conversation's own branch, the one ref the agent may
+	// push (CONTRACT section 6); "" = claudette/{conversationId}.
+	Branch string `json:"branch,omitempty"`
+	// Push is "never" (or "") or "always": the runner commits and pushes
+	// the branch after every completed turn.
+	Push string `json:"push,omitempty"`
 }
+
+// Push policies of repository.push.
+const (
+	PushNever  = "never"
+	PushAlways = "always"
+)
 
 const (
 	fieldURL = "repository.url"
