@@ -56,7 +56,7 @@ func TestTokenIsUsedButNeverWritten(t *testing.T) {
 					}
 				}
 			}
-			if cfg := readFile(t, co.Dir+"/.git/config"); !strings.Contains(cfg, "url = "+s.url+"\n") {
+			if cfg := readFile(t, co.GitDir+"/config"); !strings.Contains(cfg, "url = "+s.url+"\n") {
 				t.Errorf(".git/config remote is not the bare URL:\n%s", cfg)
 			}
 			for _, e := range h.logs.All() {

@@ -47,7 +47,7 @@ const checkoutRef = plumbing.ReferenceName("refs/claudette/checkout")
 // names and commits are shallow fetches checked out on a detached HEAD. A
 // commit the server will not serve by sha, or given as an abbreviated sha,
 // costs a full clone.
-func (m *Manager) clone(ctx context.Context, dir string, src source) (string, error) {
+func (m *Manager) clone(ctx context.Context, dir layout, src source) (string, error) {
 	refs, err := listRefs(ctx, src)
 	if err != nil {
 		return "", fmt.Errorf("list refs of %s: %w", src.url, classifyGit(err))
@@ -65,7 +65,7 @@ func (m *Manager) clone(ctx context.Context, dir string, src source) (string, er
 			return commit, err
 		}
 		// The ref moved between listing and fetching: fetch the commit itself.
-		if err := emptyDir(dir); err != nil {
+		if err := dir.empty(); err != nil {
 			return "", err
 		}
 	}
@@ -77,7 +77,7 @@ func (m *Manager) clone(ctx context.Context, dir string, src source) (string, er
 		// The server does not serve commits by sha, or not this one: only a
 		// full clone can tell whether the commit exists.
 		m.log.Debug("fetch by sha failed; cloning in full", zap.String("repository", src.url), zap.Error(err))
-		if err := emptyDir(dir); err != nil {
+		if err := dir.empty(); err != nil {
 			return "", err
 		}
 	}
@@ -137,7 +137,7 @@ func listRefs(ctx context.Context, src source) ([]*plumbing.Reference, error) {
 
 // cloneBranch is a shallow single-branch clone of a branch (or of HEAD, the
 // default branch), leaving that branch checked out and tracking origin.
-func cloneBranch(ctx context.Context, dir string, src source, name plumbing.ReferenceName) (string, error) {
+func cloneBranch(ctx context.Context, dir layout, src source, name plumbing.ReferenceName) (string, error) {
 	st, wt := openStorage(dir)
 	r, err := git.CloneContext(ctx, st, wt, &git.CloneOptions{
 		URL:           src.url,
@@ -160,7 +160,7 @@ func cloneBranch(ctx context.Context, dir string, src source, name plumbing.Refe
 // fetchDetached fetches one refspec at depth 1 into a new repository and
 // checks out the commit that dst (the refspec's destination) peels to, on a
 // detached HEAD.
-func fetchDetached(ctx context.Context, dir string, src source, spec gitconfig.RefSpec, dst plumbing.ReferenceName) (string, error) {
+func fetchDetached(ctx context.Context, dir layout, src source, spec gitconfig.RefSpec, dst plumbing.ReferenceName) (string, error) {
 	st, wt := openStorage(dir)
 	r, err := git.Init(st, wt)
 	if err != nil {
@@ -200,7 +200,7 @@ func fetchDetached(ctx context.Context, dir string, src source, spec gitconfig.R
 
 // cloneFullAt clones every branch and tag, then checks out rev (a sha or a
 // sha prefix) on a detached HEAD.
-func cloneFullAt(ctx context.Context, dir string, src source, rev string) (string, error) {
+func cloneFullAt(ctx context.Context, dir layout, src source, rev string) (string, error) {
 	st, wt := openStorage(dir)
 	r, err := git.CloneContext(ctx, st, wt, &git.CloneOptions{
 		URL:        src.url,
@@ -251,12 +251,71 @@ func checkoutDetached(r *git.Repository, h plumbing.Hash) error {
 	return nil
 }
 
-// openStorage is a repository at dir whose worktree and .git are bound
-// filesystems: no path, symlink or not, resolves outside dir.
-func openStorage(dir string) (storage.Storer, billy.Filesystem) {
-	wt := osfs.New(dir, osfs.WithBoundOS())
-	dot := osfs.New(filepath.Join(dir, git.GitDirName), osfs.WithBoundOS())
+// layout is where a repository's two halves live: its git dir (in the data
+// dir) and its worktree (the checkout).
+type layout struct{ gitDir, worktree string }
+
+func (l layout) empty() error {
+	if err := emptyDir(l.gitDir); err != nil {
+		return err
+	}
+	return emptyDir(l.worktree)
+}
+
+// openStorage is a repository whose git dir and worktree are bound
+// filesystems: no path, symlink or not, resolves outside either.
+func openStorage(l layout) (storage.Storer, billy.Filesystem) {
+	wt := osfs.New(l.worktree, osfs.WithBoundOS())
+	dot := osfs.New(l.gitDir, osfs.WithBoundOS())
 	return filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt
+}
+
+// openRepo opens a workspace's repository (after secureGit).
+func openRepo(p paths) (*git.Repository, error) {
+	st, wt := openStorage(layout{gitDir: p.gitDir, worktree: p.checkout})
+	r, err := git.Open(st, wt)
+	if err != nil {
+		return nil, fmt.Errorf("open repository %s: %w", p.gitDir, err)
+	}
+	return r, nil
+}
+
+// finishLayout turns a fresh clone into the workspace layout: go-git wrote a
+// ".git" file pointing at the git dir into the worktree and core.worktree
+// into the config; the worktree gets the empty .git mount point instead and
+// the git dir the runner's config.
+func (m *Manager) finishLayout(l layout, src source) error {
+	dot := filepath.Join(l.worktree, git.GitDirName)
+	if err := os.RemoveAll(dot); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dot, 0o755); err != nil {
+		return err
+	}
+	branch := ""
+	if head, err := os.ReadFile(filepath.Join(l.gitDir, "HEAD")); err == nil {
+		branch, _ = strings.CutPrefix(strings.TrimSpace(string(head)), "ref: refs/heads/")
+		if branch == strings.TrimSpace(string(head)) {
+			branch = ""
+		}
+	}
+	return writeGitConfig(l.gitDir, src.url, branch)
+}
+
+// sweepGitTemp removes git dirs a crash left in a workspace's state dir.
+func sweepGitTemp(state string) error {
+	entries, err := os.ReadDir(state)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), gitTempPrefix) {
+			if err := os.RemoveAll(filepath.Join(state, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // emptyDir removes everything inside dir, keeping dir.

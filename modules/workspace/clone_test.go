@@ -74,7 +74,7 @@ func TestPrepareClonesAtRef(t *testing.T) {
 			if !co.Fresh || co.Dir != filepath.Join(h.cfg.WorkspaceDir, "ws-1") || co.Bytes <= 0 {
 				t.Errorf("checkout = %+v; want fresh, in the workspace dir, with a size", co)
 			}
-			sha, branch, commits := headOf(t, co.Dir)
+			sha, branch, commits := headOf(t, co)
 			if sha != tc.wantCommit(s) || co.Commit != sha || branch != tc.wantBranch || commits != tc.wantCommits {
 				t.Errorf("HEAD = %s on %q with %d commits (reported %s); want %s on %q with %d",
 					sha, branch, commits, co.Commit, tc.wantCommit(s), tc.wantBranch, tc.wantCommits)
@@ -82,7 +82,7 @@ func TestPrepareClonesAtRef(t *testing.T) {
 			if got := readFile(t, filepath.Join(co.Dir, "README.md")); got != tc.wantReadme {
 				t.Errorf("README.md = %q; want %q", got, tc.wantReadme)
 			}
-			if got := readFile(t, filepath.Join(co.Dir, ".git", "config")); !strings.Contains(got, "url = "+s.url+"\n") {
+			if got := readFile(t, filepath.Join(co.GitDir, "config")); !strings.Contains(got, "url = "+s.url+"\n") {
 				t.Errorf(".git/config lacks the remote URL:\n%s", got)
 			}
 			if fi, err := os.Stat(co.AgentStateDir); err != nil || !fi.IsDir() ||
@@ -107,7 +107,7 @@ func TestPrepareDefaultBranchIsTheServersHEAD(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Prepare: %v", err)
 	}
-	if sha, branch, _ := headOf(t, co.Dir); sha != s.feature || branch != "feature" {
+	if sha, branch, _ := headOf(t, co); sha != s.feature || branch != "feature" {
 		t.Errorf("HEAD = %s on %q; want %s on feature", sha, branch, s.feature)
 	}
 }
@@ -193,7 +193,7 @@ func TestSecondPrepareKeepsTheAgentsWork(t *testing.T) {
 	if got := readFile(t, filepath.Join(second.AgentStateDir, "session.jsonl")); got != "{}\n" {
 		t.Errorf("agent state lost: %q", got)
 	}
-	if sha, _, _ := headOf(t, second.Dir); sha != first.Commit {
+	if sha, _, _ := headOf(t, second); sha != first.Commit {
 		t.Errorf("HEAD moved to %s", sha)
 	}
 	if got := len(s.srv.Requests()); got != requests {
@@ -213,7 +213,7 @@ func TestPrepareRefusesAnotherRepository(t *testing.T) {
 		t.Fatalf("Prepare: %v", err)
 	}
 	// The agent points origin elsewhere: the record, not .git/config, decides.
-	cfgPath := filepath.Join(co.Dir, ".git", "config")
+	cfgPath := filepath.Join(co.GitDir, "config")
 	writeFile(t, cfgPath, strings.ReplaceAll(readFile(t, cfgPath), s.url, otherURL))
 
 	_, err = h.m.Prepare(ctx, "ws-1", Repository{URL: otherURL})

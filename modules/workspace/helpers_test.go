@@ -62,12 +62,10 @@ func writeFile(t *testing.T, path, content string) {
 
 // headOf opens a checkout with go-git: HEAD's sha, whether HEAD is a branch
 // (and which), and how many commits the checkout holds.
-func headOf(t *testing.T, dir string) (sha, branch string, commits int) {
+func headOf(t *testing.T, co Checkout) (sha, branch string, commits int) {
 	t.Helper()
-	r, err := git.PlainOpen(dir)
-	if err != nil {
-		t.Fatalf("open %s: %v", dir, err)
-	}
+	r := openCheckout(t, co)
+	dir := co.Dir
 	head, err := r.Head()
 	if err != nil {
 		t.Fatalf("HEAD of %s: %v", dir, err)
@@ -138,3 +136,18 @@ func newServed(t *testing.T) *served {
 }
 
 func asFieldError(err error, target **FieldError) bool { return errors.As(err, target) }
+
+// openCheckout opens a checkout's repository (git dir in the data dir,
+// worktree in the checkout) with go-git, bound as the manager opens it.
+func openCheckout(t *testing.T, co Checkout) *git.Repository {
+	t.Helper()
+	if co.GitDir == "" {
+		t.Fatalf("checkout %s has no git dir", co.Dir)
+	}
+	st, wt := openStorage(layout{gitDir: co.GitDir, worktree: co.Dir})
+	r, err := git.Open(st, wt)
+	if err != nil {
+		t.Fatalf("open %s: %v", co.GitDir, err)
+	}
+	return r
+}

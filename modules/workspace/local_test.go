@@ -38,7 +38,7 @@ func TestPrepareLocalLeavesTheSourceUntouched(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(co.Dir, "uncommitted.txt")); !os.IsNotExist(err) {
 		t.Errorf("uncommitted file copied: %v", err)
 	}
-	if _, branch, commits := headOf(t, co.Dir); branch != gittest.DefaultBranch || commits != 1 {
+	if _, branch, commits := headOf(t, co); branch != gittest.DefaultBranch || commits != 1 {
 		t.Errorf("HEAD on %q with %d commits; want a shallow main", branch, commits)
 	}
 
@@ -53,7 +53,7 @@ func TestPrepareLocalLeavesTheSourceUntouched(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PrepareLocal at dev: %v", err)
 	}
-	if sha, _, _ := headOf(t, byRef.Dir); sha != dev {
+	if sha, _, _ := headOf(t, byRef); sha != dev {
 		t.Errorf("HEAD = %s; want dev %s", sha, dev)
 	}
 	if after := fingerprint(t, src); after != before {

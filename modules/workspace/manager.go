@@ -29,8 +29,15 @@ type Params struct {
 
 // Checkout is a workspace ready for a turn.
 type Checkout struct {
-	// Dir is the checkout, absolute: bind-mount it at /workspace.
+	// Dir is the checkout, absolute: bind-mount it at /workspace. Its .git
+	// is an empty directory, the mount point of GitDir.
 	Dir string
+	// GitDir is the repository's git dir, kept in the data dir: bind-mount
+	// it read-write at /workspace/.git, and over it each of GitReadOnly.
+	GitDir string
+	// GitReadOnly are entries of GitDir (names relative to it) to bind
+	// read-only over the git dir: its config, hooks and info.
+	GitReadOnly []string
 	// AgentStateDir is the agent's persistent state, absolute: CLAUDE_CONFIG_DIR.
 	AgentStateDir string
 	// Fresh is true when this call cloned the repository.
@@ -50,6 +57,7 @@ type Manager struct {
 	stateRoot string // {dataDir}/workspaces, absolute
 	allowHTTP bool
 	tokens    map[string]string
+	git       gitPolicy
 	owner     *owner
 	log       *zap.Logger
 	metrics   *metrics
@@ -75,6 +83,10 @@ func New(p Params) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("git tokens: %w", err)
 	}
+	author, err := config.ParseAuthor(cfg.Git.Author)
+	if err != nil {
+		return nil, fmt.Errorf("git author: %w", err)
+	}
 	root, err := filepath.Abs(cfg.WorkspaceDir)
 	if err != nil {
 		return nil, fmt.Errorf("workspace dir: %w", err)
@@ -95,6 +107,7 @@ func New(p Params) (*Manager, error) {
 	}
 	m := &Manager{
 		root: root, stateRoot: stateRoot, allowHTTP: cfg.Git.AllowHTTP, tokens: tokens,
+		git: gitPolicy{author: author, pushBranches: cfg.Git.PushBranches},
 		log: log, metrics: met, turns: newLocker(), fs: newLocker(),
 	}
 	if os.Geteuid() == 0 {
@@ -105,6 +118,7 @@ func New(p Params) (*Manager, error) {
 		m.owner = &owner{uid: uid, gid: gid}
 	}
 	m.sweepTemp()
+	installTransport()
 	return m, nil
 }
 
@@ -170,6 +184,7 @@ type paths struct {
 	checkout string // {root}/{id}
 	state    string // {stateRoot}/{id}
 	agent    string // {stateRoot}/{id}/claude
+	gitDir   string // {stateRoot}/{id}/git
 	record   string // {stateRoot}/{id}/workspace.json
 }
 
@@ -179,6 +194,7 @@ func (m *Manager) pathsOf(id string) (paths, error) {
 	}
 	p := paths{checkout: filepath.Join(m.root, id), state: filepath.Join(m.stateRoot, id)}
 	p.agent = filepath.Join(p.state, agentStateName)
+	p.gitDir = filepath.Join(p.state, gitDirName)
 	p.record = filepath.Join(p.state, recordFile)
 	if !within(m.root, p.checkout) || !within(m.stateRoot, p.state) || filepath.Dir(p.checkout) != m.root {
 		return paths{}, fieldErr("workspaceId", "resolves outside the workspace root")
@@ -211,19 +227,32 @@ func (m *Manager) prepare(ctx context.Context, id string, src source) (co Checko
 			return Checkout{}, fieldErr(field, "workspace %s is a checkout of %s, not %s", id, rec.Repository.URL, src.url)
 		}
 		if fi, err := os.Lstat(p.checkout); err == nil && fi.IsDir() {
+			if !rec.GitDir {
+				if err := m.migrate(p, rec); err != nil {
+					return Checkout{}, fmt.Errorf("workspace %s: %w", id, err)
+				}
+			}
+			if err := m.secureGit(p); err != nil {
+				return Checkout{}, fmt.Errorf("workspace %s: %w", id, err)
+			}
 			if err := m.ensureAgentState(p); err != nil {
 				return Checkout{}, err
 			}
-			return Checkout{Dir: p.checkout, AgentStateDir: p.agent, Bytes: rec.Bytes, Repository: rec.Repository, Commit: rec.Commit}, nil
+			return m.checkoutOf(p, rec, false), nil
 		}
 		log.Warn("workspace checkout missing; cloning again", zap.String("dir", p.checkout))
+		if err := os.RemoveAll(p.gitDir); err != nil {
+			return Checkout{}, fmt.Errorf("workspace %s: remove the git dir of the missing checkout: %w", id, err)
+		}
 	case isNotExist(err):
 		// A checkout without a record was never handed out (a crash between
 		// rename and record): start over.
-		if _, err := os.Lstat(p.checkout); err == nil {
-			log.Warn("removing unrecorded checkout", zap.String("dir", p.checkout))
-			if err := os.RemoveAll(p.checkout); err != nil {
-				return Checkout{}, fmt.Errorf("remove unrecorded checkout %s: %w", p.checkout, err)
+		for _, dir := range []string{p.checkout, p.gitDir} {
+			if _, err := os.Lstat(dir); err == nil {
+				log.Warn("removing unrecorded checkout", zap.String("dir", dir))
+				if err := os.RemoveAll(dir); err != nil {
+					return Checkout{}, fmt.Errorf("remove unrecorded checkout %s: %w", dir, err)
+				}
 			}
 		}
 	default:
@@ -234,14 +263,26 @@ func (m *Manager) prepare(ctx context.Context, id string, src source) (co Checko
 
 func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src source) (Checkout, error) {
 	log := m.log.With(zap.String("workspace_id", id), zap.String("repository", src.url), zap.String("ref", src.ref))
+	if err := os.MkdirAll(p.state, 0o700); err != nil {
+		return Checkout{}, fmt.Errorf("workspace %s state: %w", id, err)
+	}
+	if err := sweepGitTemp(p.state); err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+	}
 	tmp, err := os.MkdirTemp(m.root, tempPrefix+id+"-")
 	if err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed into place
+	tmpGit, err := os.MkdirTemp(p.state, gitTempPrefix)
+	if err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+	}
+	defer os.RemoveAll(tmpGit)
+	lay := layout{gitDir: tmpGit, worktree: tmp}
 
 	start := time.Now()
-	commit, err := m.clone(ctx, tmp, src)
+	commit, err := m.clone(ctx, lay, src)
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -252,25 +293,38 @@ func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src so
 		log.Warn("clone failed", zap.Duration("duration", elapsed), zap.Error(err))
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
+	if err := m.finishLayout(lay, src); err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+	}
 	size, err := treeSize(ctx, tmp)
 	if err != nil {
 		return Checkout{}, fmt.Errorf("measure checkout of workspace %s: %w", id, err)
 	}
-	if err := m.owner.chownTree(tmp); err != nil {
-		return Checkout{}, fmt.Errorf("hand checkout of workspace %s to the sandbox user: %w", id, err)
+	gitSize, err := treeSize(ctx, tmpGit)
+	if err != nil {
+		return Checkout{}, fmt.Errorf("measure checkout of workspace %s: %w", id, err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	size += gitSize
+	for _, dir := range []string{tmp, tmpGit} {
+		if err := m.owner.chownTree(dir); err != nil {
+			return Checkout{}, fmt.Errorf("hand checkout of workspace %s to the sandbox user: %w", id, err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+		}
+	}
+	if err := m.ensureReadOnlyParts(tmpGit); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
-	if err := os.MkdirAll(p.state, 0o700); err != nil {
-		return Checkout{}, fmt.Errorf("workspace %s state: %w", id, err)
+	if err := os.Rename(tmpGit, p.gitDir); err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
 	if err := os.Rename(tmp, p.checkout); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
 	rec := &record{
 		WorkspaceID: id, Repository: Repository{URL: src.url, Ref: src.ref}, Local: src.local,
-		Commit: commit, Bytes: size, ClonedAt: time.Now().UTC(),
+		Commit: commit, Bytes: size, ClonedAt: time.Now().UTC(), GitDir: true,
 	}
 	if err := writeRecord(p.record, rec); err != nil {
 		return Checkout{}, fmt.Errorf("workspace %s: %w", id, err)
@@ -280,7 +334,12 @@ func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src so
 	}
 	m.metrics.checkoutBytes.Observe(float64(size))
 	log.Info("checkout ready", zap.String("commit", commit), zap.Int64("bytes", size), zap.Duration("duration", elapsed))
-	return Checkout{Dir: p.checkout, AgentStateDir: p.agent, Fresh: true, Bytes: size, Repository: rec.Repository, Commit: commit}, nil
+	return m.checkoutOf(p, rec, true), nil
+}
+
+func (m *Manager) checkoutOf(p paths, rec *record, fresh bool) Checkout {
+	return Checkout{Dir: p.checkout, GitDir: p.gitDir, GitReadOnly: ReadOnlyGitParts(), AgentStateDir: p.agent,
+		Fresh: fresh, Bytes: rec.Bytes, Repository: rec.Repository, Commit: rec.Commit}
 }
 
 func (m *Manager) ensureAgentState(p paths) error {

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,7 +39,9 @@ func TestCheckoutSizeAndDurationAreMeasured(t *testing.T) {
 		t.Fatalf("Prepare: %v", err)
 	}
 	size, err := treeSize(context.Background(), co.Dir)
-	if err != nil || size != co.Bytes {
+	gitSize, gerr := treeSize(context.Background(), co.GitDir)
+	size += gitSize
+	if err = errors.Join(err, gerr); err != nil || size != co.Bytes {
 		t.Errorf("Bytes = %d; the tree holds %d (%v)", co.Bytes, size, err)
 	}
 	if _, err := h.m.Prepare(context.Background(), "ws-2", Repository{URL: s.url, Ref: "missing"}); err == nil {

@@ -22,6 +22,9 @@ type record struct {
 	Commit      string     `json:"commit"`
 	Bytes       int64      `json:"bytes"`
 	ClonedAt    time.Time  `json:"clonedAt"`
+	// GitDir is true once the git dir lives at {dataDir}/workspaces/{id}/git;
+	// false for a workspace made before, whose .git is migrated on its next turn.
+	GitDir bool `json:"gitDir,omitempty"`
 }
 
 // readRecord returns the record, or an error satisfying os.IsNotExist.

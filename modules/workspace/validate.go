@@ -29,8 +29,10 @@ const (
 )
 
 const (
-	fieldURL = "repository.url"
-	fieldRef = "repository.ref"
+	fieldURL    = "repository.url"
+	fieldRef    = "repository.ref"
+	fieldBranch = "repository.branch"
+	fieldPush   = "repository.push"
 
 	maxURLLen = 2048
 	maxRefLen = 255
@@ -134,4 +136,68 @@ func truncate(s string) string {
 		return s[:80] + "..."
 	}
 	return s
+}
+
+// DefaultBranch is the conversation's branch when repository.branch is
+// absent: claudette/{conversationId}.
+func DefaultBranch(conversationID string) string { return "claudette/" + conversationID }
+
+// ValidateGit checks repository.push ("", "never" or "always") and
+// repository.branch (a valid branch name, see ValidateBranch); with push
+// "always" the branch must match pushBranches (the operator's
+// gitPushBranches). branch is the effective branch (the default filled in).
+func ValidateGit(push, branch string, pushBranches []string) error {
+	switch push {
+	case "", PushNever, PushAlways:
+	default:
+		return fieldErr(fieldPush, "must be %q or %q, got %q", PushNever, PushAlways, truncate(push))
+	}
+	if err := validateBranch(fieldBranch, branch); err != nil {
+		return err
+	}
+	if push == PushAlways && !config.BranchAllowed(pushBranches, branch) {
+		if len(pushBranches) == 0 {
+			return fieldErr(fieldBranch, "cannot be pushed: this runner allows no pushing (gitPushBranches is empty), so push %q is refused", PushAlways)
+		}
+		return fieldErr(fieldBranch, "%q does not match the branches this runner may push (%s)", branch, strings.Join(pushBranches, ", "))
+	}
+	return nil
+}
+
+// validateBranch applies git check-ref-format --branch: no component
+// starting with '.' or ending in ".lock", no "..", "@{", control characters,
+// spaces or any of ~^:?*[\, no leading '-' or '/', no trailing '/' or '.',
+// no "//", not "@" or "HEAD".
+func validateBranch(field, b string) error {
+	bad := func(why string) error { return fieldErr(field, "%q is not a valid branch name: %s", truncate(b), why) }
+	switch {
+	case b == "":
+		return fieldErr(field, "must not be empty")
+	case len(b) > maxRefLen:
+		return fieldErr(field, "is longer than %d bytes", maxRefLen)
+	case strings.HasPrefix(b, "-"):
+		return bad("it starts with '-'")
+	case b == "@" || b == "HEAD":
+		return bad("it is reserved")
+	case strings.HasPrefix(b, "refs/"):
+		return bad("give the short name (without refs/heads/)")
+	case strings.Contains(b, ".."):
+		return bad("it contains '..'")
+	case strings.Contains(b, "@{"):
+		return bad("it contains '@{'")
+	case hasControlOrSpace(b):
+		return bad("it contains spaces or control characters")
+	case strings.ContainsAny(b, "~^:?*[\\\x7f"):
+		return bad("it contains one of ~ ^ : ? * [ \\")
+	case strings.HasPrefix(b, "/"), strings.HasSuffix(b, "/"), strings.Contains(b, "//"):
+		return bad("it has an empty path component")
+	case strings.HasSuffix(b, "."):
+		return bad("it ends with '.'")
+	}
+	for _, c := range strings.Split(b, "/") {
+		if strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".lock") {
+			return bad("a component starts with '.' or ends with '.lock'")
+		}
+	}
+	return nil
 }
