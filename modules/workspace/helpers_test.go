@@ -11,6 +11,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/workspace/gittest"
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -151,3 +152,5 @@ func openCheckout(t *testing.T, co Checkout) *git.Repository {
 	}
 	return r
 }
+
+func plumbingHash(s string) plumbing.Hash { return plumbing.NewHash(s) }
