@@ -50,7 +50,7 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			h.fail(ctx, m, err)
 			return
 		}
-		turn, err := p.turn(h.cfg.Git.AllowHTTP)
+		turn, err := p.turn(h.cfg.Git)
 		if err != nil {
 			h.fail(ctx, m, err)
 			return

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
@@ -123,8 +124,9 @@ func fromErr(field string, err error) *rpc.Error {
 	return invalid(field, err.Error())
 }
 
-// turn checks a conversation.send and builds its Turn.
-func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
+// turn checks a conversation.send and builds its Turn; repository.branch
+// gets its default (claudette/{conversationId}).
+func (p sendParams) turn(git config.GitConfig) (conversation.Turn, *rpc.Error) {
 	if rerr := checkIDs(p.WorkspaceID, &p.ConversationID); rerr != nil {
 		return conversation.Turn{}, rerr
 	}
@@ -142,8 +144,14 @@ func (p sendParams) turn(allowHTTP bool) (conversation.Turn, *rpc.Error) {
 	if p.Repository != nil {
 		repo = *p.Repository
 	}
-	if err := workspace.ValidateRepository(repo, allowHTTP); err != nil {
+	if err := workspace.ValidateRepository(repo, git.AllowHTTP); err != nil {
 		return conversation.Turn{}, fromErr("repository.url", err)
+	}
+	if repo.Branch == "" {
+		repo.Branch = workspace.DefaultBranch(p.ConversationID)
+	}
+	if err := workspace.ValidateGit(repo.Push, repo.Branch, git.PushBranches); err != nil {
+		return conversation.Turn{}, fromErr("repository.branch", err)
 	}
 	var opts conversation.Options
 	if len(p.Options) > 0 && string(bytes.TrimSpace(p.Options)) != "null" {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
@@ -99,11 +100,35 @@ func TestSendParamsNameTheField(t *testing.T) {
 		"tool injection": {func(p *sendParams) {
 			p.Options = json.RawMessage(`{"allowedTools":["Bash; rm"]}`)
 		}, false, "options.allowedTools[0]"},
-		"permission mode":    {func(p *sendParams) { p.Options = json.RawMessage(`{"permissionMode":"yolo"}`) }, false, "options.permissionMode"},
-		"misspelt option":    {func(p *sendParams) { p.Options = json.RawMessage(`{"disallowedTool":["Bash"]}`) }, false, "options.disallowedTool"},
-		"option wrong type":  {func(p *sendParams) { p.Options = json.RawMessage(`{"maxTurns":"20"}`) }, false, "options.maxTurns"},
-		"options not object": {func(p *sendParams) { p.Options = json.RawMessage(`["model"]`) }, false, "options"},
-		"options null":       {func(p *sendParams) { p.Options = json.RawMessage(`null`) }, false, ""},
+		"permission mode":     {func(p *sendParams) { p.Options = json.RawMessage(`{"permissionMode":"yolo"}`) }, false, "options.permissionMode"},
+		"misspelt option":     {func(p *sendParams) { p.Options = json.RawMessage(`{"disallowedTool":["Bash"]}`) }, false, "options.disallowedTool"},
+		"option wrong type":   {func(p *sendParams) { p.Options = json.RawMessage(`{"maxTurns":"20"}`) }, false, "options.maxTurns"},
+		"options not object":  {func(p *sendParams) { p.Options = json.RawMessage(`["model"]`) }, false, "options"},
+		"options null":        {func(p *sendParams) { p.Options = json.RawMessage(`null`) }, false, ""},
+		"push never":          {func(p *sendParams) { p.Repository.Push = "never" }, false, ""},
+		"push always":         {func(p *sendParams) { p.Repository.Push = "always" }, false, ""},
+		"push sometimes":      {func(p *sendParams) { p.Repository.Push = "sometimes" }, false, "repository.push"},
+		"push upper case":     {func(p *sendParams) { p.Repository.Push = "Always" }, false, "repository.push"},
+		"own branch":          {func(p *sendParams) { p.Repository.Branch = "claudette/fix-1" }, false, ""},
+		"other branch, never": {func(p *sendParams) { p.Repository.Branch = "feature/x" }, false, ""},
+		"other branch, always": {func(p *sendParams) {
+			p.Repository.Branch, p.Repository.Push = "feature/x", "always"
+		}, false, "repository.branch"},
+		"nested own branch, always": {func(p *sendParams) {
+			p.Repository.Branch, p.Repository.Push = "claudette/a/b", "always"
+		}, false, "repository.branch"},
+		"branch dot dot":      {func(p *sendParams) { p.Repository.Branch = "claudette/a..b" }, false, "repository.branch"},
+		"branch space":        {func(p *sendParams) { p.Repository.Branch = "claudette/a b" }, false, "repository.branch"},
+		"branch reflog":       {func(p *sendParams) { p.Repository.Branch = "claudette/a@{1}" }, false, "repository.branch"},
+		"branch option":       {func(p *sendParams) { p.Repository.Branch = "-claudette" }, false, "repository.branch"},
+		"branch lock":         {func(p *sendParams) { p.Repository.Branch = "claudette/x.lock" }, false, "repository.branch"},
+		"branch trailing /":   {func(p *sendParams) { p.Repository.Branch = "claudette/" }, false, "repository.branch"},
+		"branch trailing dot": {func(p *sendParams) { p.Repository.Branch = "claudette/x." }, false, "repository.branch"},
+		"branch hidden part":  {func(p *sendParams) { p.Repository.Branch = "claudette/.x" }, false, "repository.branch"},
+		"branch control":      {func(p *sendParams) { p.Repository.Branch = "claudette/\x1b[2J" }, false, "repository.branch"},
+		"branch glob":         {func(p *sendParams) { p.Repository.Branch = "claudette/*" }, false, "repository.branch"},
+		"branch colon":        {func(p *sendParams) { p.Repository.Branch = "main:claudette/x" }, false, "repository.branch"},
+		"branch full ref":     {func(p *sendParams) { p.Repository.Branch = "refs/heads/claudette/x" }, false, "repository.branch"},
 		"good options": {func(p *sendParams) {
 			p.Options = json.RawMessage(`{"model":"sonnet","maxTurns":3,"allowedTools":["Bash(git log:*)"]}`)
 		}, false, ""},
@@ -112,7 +137,7 @@ func TestSendParamsNameTheField(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := good()
 			tt.mutate(&p)
-			turn, err := p.turn(tt.allowHTTP)
+			turn, err := p.turn(config.GitConfig{AllowHTTP: tt.allowHTTP, PushBranches: []string{config.DefaultGitPushBranches}})
 			if tt.field != "" {
 				checkInvalid(t, err, tt.field)
 				return
@@ -120,7 +145,11 @@ func TestSendParamsNameTheField(t *testing.T) {
 			if err != nil {
 				t.Fatalf("turn() = %+v", err)
 			}
-			if turn.WorkspaceID != p.WorkspaceID || turn.ConversationID != "c-1" || turn.Prompt != "hello" || turn.Repository != *p.Repository {
+			want := *p.Repository
+			if want.Branch == "" {
+				want.Branch = "claudette/c-1" // the default
+			}
+			if turn.WorkspaceID != p.WorkspaceID || turn.ConversationID != "c-1" || turn.Prompt != "hello" || turn.Repository != want {
 				t.Errorf("turn = %+v", turn)
 			}
 		})
@@ -146,5 +175,21 @@ func TestUnknownOptionListsTheKnownOnes(t *testing.T) {
 	const want = "known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds)"
 	if !strings.HasSuffix(e.Message, want) {
 		t.Errorf("message %q does not end with %q", e.Message, want)
+	}
+}
+
+// With pushing turned off (gitPushBranches empty), push "always" is refused
+// at the edge, naming the branch.
+func TestPushAlwaysNeedsPushing(t *testing.T) {
+	p := sendParams{WorkspaceID: "ws-1", ConversationID: "c-1", Prompt: "hello",
+		Repository: &workspace.Repository{URL: "https://git.example.com/acme/app.git", Push: "always"}}
+	_, err := p.turn(config.GitConfig{})
+	checkInvalid(t, err, "repository.branch")
+	if !strings.Contains(err.Message, "allows no pushing") {
+		t.Errorf("message %q does not say pushing is off", err.Message)
+	}
+	p.Repository.Push = "never"
+	if _, err := p.turn(config.GitConfig{}); err != nil {
+		t.Errorf("push never with pushing off: %+v", err)
 	}
 }
