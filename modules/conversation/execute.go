@@ -54,7 +54,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeCheckoutFailed, "checkout failed: %v", err))
 	}
 	defer unlock()
-	co, err := m.prepare(ctx, turn)
+	co, err := m.prepareTurn(ctx, turn)
 	if err != nil {
 		if errdefs.IsInvalidArgument(err) {
 			return m.stoppedOr(t, out, invalidParams(err))
@@ -79,7 +79,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}
 	defer access.close() // the turn's token dies with it
-	run, err := m.sb.Run(ctx, turnSpec(turn, sess, co, access, m.turnTimeout(turn.Options)))
+	run, err := m.sb.Run(ctx, m.withGit(turnSpec(turn, sess, co, access, m.turnTimeout(turn.Options)), co))
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}
@@ -99,7 +99,7 @@ func (m *Manager) follow(t *turnState, run *sandbox.Run) outcome {
 	tracker := &streamTracker{sessionID: t.rec.SessionID, lines: t.rec.Lines}
 	m.relay(t, run, tracker)
 	status := run.Wait(m.ctx)
-	return outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()}
+	return m.afterTurn(t, outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()})
 }
 
 func (m *Manager) prepare(ctx context.Context, turn Turn) (workspace.Checkout, error) {
