@@ -4,6 +4,15 @@
 // workspace's sandbox, relays every stdout line as a conversation.event with
 // its seq, and answers the conversation.send with the turn's result.
 //
+// Git (git.go): before the agent, the conversation's branch is checked out;
+// the sandbox gets the workspace's git dir at /workspace/.git with its config,
+// hooks and info read-only, and a commit identity (gitAuthor) in its
+// environment; after the agent, with repository.push "always" and a completed
+// turn, the runner commits what was left and pushes the branch (a failure is a
+// git_push_failed runner event and a log line, never a changed status), and
+// the result's git reports the checkout, with pushed from this turn's last
+// git_push (the relay's) or the runner's own push.
+//
 // It remembers each conversation's Claude session (so later turns --resume it)
 // and every unfinished turn (so a restarted runner re-attaches to its running
 // sandboxes and loses no turn). It must not read Electric or speak HTTP: it
