@@ -150,7 +150,7 @@ func TestE2ESandboxIsolationAndNoKeyInside(t *testing.T) {
 			roMounts[m.Destination] = true
 		}
 	}
-	for _, p := range []string{"/workspace/.git/hooks", "/workspace/.git/config", "/run/claudette", "/opt/claudette/claudette-runner"} {
+	for _, p := range []string{"/workspace/.git/hooks", "/workspace/.git/config", "/workspace/.git/info", "/run/claudette", "/opt/claudette/claudette-runner"} {
 		if !roMounts[p] {
 			t.Errorf("%s is not mounted read-only: %v", p, ins.Container.Mounts)
 		}
