@@ -65,13 +65,20 @@ DEMO_IMAGE ?= claudette/sandbox-demo:latest
 demo-image: deps-demo
 	go run ./images/demo/build -tag $(DEMO_IMAGE)
 
-## demo: the main job on a built-in default: one sandboxed turn on this repository with exec. Offline it runs
-## the demo agent; with DEMO_IMAGE=claudette/sandbox:latest (make sandbox-image) and ANTHROPIC_API_KEY, the real Claude.
-DEMO_DIR ?= $(CURDIR)/data/demo
-DEMO_PROMPT ?= Look around this repository and leave a note in DEMO.md.$(newline)PROBE report$(newline)PROBE write /workspace/DEMO.md Hello from a hardened sandbox.
+## demo: the main job on a built-in default: one sandboxed turn on a copy of this repository with exec. The agent
+## writes DEMO.md, commits it and pushes it through the runner's git relay to the branch claudette/demo of
+## data/demo/origin.git, a bare copy of this repository made afresh each run (never this clone itself); the
+## transcript ends with the branch, the commit and how to look at it. Offline it runs the demo agent; with
+## DEMO_IMAGE=claudette/sandbox:latest (make sandbox-image) and ANTHROPIC_API_KEY, the real Claude.
+DEMO_DIR    ?= $(CURDIR)/data/demo
+DEMO_ORIGIN := $(DEMO_DIR)/origin.git
+DEMO_BRANCH ?= claudette/demo
+DEMO_PROMPT ?= Look around this repository, leave a note in DEMO.md, commit it and push it to the branch $(DEMO_BRANCH).$(newline)PROBE report$(newline)PROBE sh printf 'Hello from a hardened sandbox, %s.\n' "$$(date -u)" > DEMO.md && git add DEMO.md && git commit -q -m 'Leave a note from the sandbox' && git log --oneline -1$(newline)PROBE sh git push origin HEAD:$(DEMO_BRANCH)
 demo: build deps-demo $(if $(filter claudette/sandbox-demo:%,$(DEMO_IMAGE)),demo-image)
+	@mkdir -p $(DEMO_DIR) && rm -rf $(DEMO_ORIGIN) && git clone --quiet --bare --no-local $(CURDIR) $(DEMO_ORIGIN)
+	@echo "demo: $(DEMO_ORIGIN) is a fresh bare copy of this repository; the agent pushes to its branch $(DEMO_BRANCH)"
 	$(BIN) exec --sandbox-image $(DEMO_IMAGE) --data-dir $(DEMO_DIR) --workspace-dir $(DEMO_DIR)/workspaces \
-		--repo . --workspace-id demo "$$DEMO_PROMPT_TEXT"
+		--repo $(DEMO_ORIGIN) --branch $(DEMO_BRANCH) --workspace-id demo-origin "$$DEMO_PROMPT_TEXT"
 
 define newline
 

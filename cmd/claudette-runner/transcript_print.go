@@ -49,7 +49,7 @@ func (tr *transcript) printEvent(ev json.RawMessage) {
 			case "text":
 				fmt.Fprintf(tr.out, "%s\n", printable(strings.TrimSpace(c.Text)))
 			case "tool_use":
-				fmt.Fprintf(tr.out, "→ %s %s\n", printable(c.Name), clip(string(c.Input), 200))
+				fmt.Fprintf(tr.out, "→ %s %s\n", printable(c.Name), clip(toolInput(c.Input), 200))
 			case "tool_result":
 				var s string
 				if json.Unmarshal(c.Content, &s) != nil {
@@ -71,6 +71,18 @@ func (tr *transcript) printEvent(ev json.RawMessage) {
 	case "runner":
 		fmt.Fprintf(tr.out, "! output line not relayed as JSON (%s): %s\n", printable(e.Subtype), clip(e.Text, 200))
 	}
+}
+
+// toolInput is a tool call's input as shown: a Bash command as such, any
+// other input as its JSON.
+func toolInput(input json.RawMessage) string {
+	var in struct {
+		Command string `json:"command"`
+	}
+	if json.Unmarshal(input, &in) == nil && in.Command != "" {
+		return in.Command
+	}
+	return string(input)
 }
 
 // printGit ends the transcript with the result's git report: the branch and
