@@ -35,11 +35,23 @@ lint: $(GOBIN)/staticcheck
 $(GOBIN)/staticcheck:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## deps: what the tests need on a fresh machine of this kind (Debian's busybox-static for the offline sandbox image,
-## docker-compose for the deploy test when neither compose v1 nor v2 is there)
-deps:
-	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
-	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+## deps: what the tests need on a fresh machine of this kind: what the demo needs (deps-demo), and docker-compose
+## for the deploy test when neither compose v1 nor v2 is there
+deps: deps-demo
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || $(call apt_install,docker-compose)
+
+## deps-demo: what the offline demo image and `make demo` need: Debian's busybox-static (the image's shell and
+## tools) and git (the demo's copy of this repository, and the git CLI the image carries)
+.PHONY: deps-demo
+BUSYBOX ?= /bin/busybox
+deps-demo:
+	@test -x $(BUSYBOX) || $(call apt_install,busybox-static)
+	@command -v git >/dev/null || $(call apt_install,git)
+
+# apt_install installs Debian packages (as root), or stops with the command to run.
+apt_install = { [ "$$(id -u)" = 0 ] && echo "installing $(1) (apt-get)" && apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; } || \
+	{ echo "make: this needs the Debian package(s) $(1): run 'sudo apt-get install $(1)', or make as root" >&2; exit 1; }
 
 ## run: build and start the daemon with the settings from the environment or a config file (-c)
 run: build
@@ -50,16 +62,23 @@ clean:
 
 ## demo-image: the offline demo sandbox image (the fake Claude agent on busybox), built with no registry
 DEMO_IMAGE ?= claudette/sandbox-demo:latest
-demo-image:
+demo-image: deps-demo
 	go run ./images/demo/build -tag $(DEMO_IMAGE)
 
-## demo: the main job on a built-in default: one sandboxed turn on this repository with exec. Offline it runs
-## the demo agent; with DEMO_IMAGE=claudette/sandbox:latest (make sandbox-image) and ANTHROPIC_API_KEY, the real Claude.
-DEMO_DIR ?= $(CURDIR)/data/demo
-DEMO_PROMPT ?= Look around this repository and leave a note in DEMO.md.$(newline)PROBE report$(newline)PROBE write /workspace/DEMO.md Hello from a hardened sandbox.
-demo: build $(if $(filter claudette/sandbox-demo:%,$(DEMO_IMAGE)),demo-image)
+## demo: the main job on a built-in default: one sandboxed turn on a copy of this repository with exec. The agent
+## writes DEMO.md, commits it and pushes it through the runner's git relay to the branch claudette/demo of
+## data/demo/origin.git, a bare copy of this repository made afresh each run (never this clone itself); the
+## transcript ends with the branch, the commit and how to look at it. Offline it runs the demo agent; with
+## DEMO_IMAGE=claudette/sandbox:latest (make sandbox-image) and ANTHROPIC_API_KEY, the real Claude.
+DEMO_DIR    ?= $(CURDIR)/data/demo
+DEMO_ORIGIN := $(DEMO_DIR)/origin.git
+DEMO_BRANCH ?= claudette/demo
+DEMO_PROMPT ?= Look around this repository, leave a note in DEMO.md, commit it and push it to the branch $(DEMO_BRANCH).$(newline)PROBE report$(newline)PROBE sh printf 'Hello from a hardened sandbox, %s.\n' "$$(date -u)" > DEMO.md && git add DEMO.md && git commit -q -m 'Leave a note from the sandbox' && git log --oneline -1$(newline)PROBE sh git push origin HEAD:$(DEMO_BRANCH)
+demo: build deps-demo $(if $(filter claudette/sandbox-demo:%,$(DEMO_IMAGE)),demo-image)
+	@mkdir -p $(DEMO_DIR) && rm -rf $(DEMO_ORIGIN) && git clone --quiet --bare --no-local $(CURDIR) $(DEMO_ORIGIN)
+	@echo "demo: $(DEMO_ORIGIN) is a fresh bare copy of this repository; the agent pushes to its branch $(DEMO_BRANCH)"
 	$(BIN) exec --sandbox-image $(DEMO_IMAGE) --data-dir $(DEMO_DIR) --workspace-dir $(DEMO_DIR)/workspaces \
-		--repo . --workspace-id demo "$$DEMO_PROMPT_TEXT"
+		--repo $(DEMO_ORIGIN) --branch $(DEMO_BRANCH) --workspace-id demo-origin "$$DEMO_PROMPT_TEXT"
 
 define newline
 

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -23,6 +24,7 @@ import (
 
 type execFlags struct {
 	repo, ref, workspaceID, conversationID string
+	branch, push                           string
 	json                                   bool
 }
 
@@ -38,6 +40,8 @@ func execCommand() *command {
 			fs.StringVar(&f.ref, "ref", "", "branch, tag or commit (default: the default branch)")
 			fs.StringVar(&f.workspaceID, "workspace-id", "", "workspace id (default: derived from --repo)")
 			fs.StringVar(&f.conversationID, "conversation-id", "", "conversation id; the same id again resumes its session (default: a new one)")
+			fs.StringVar(&f.branch, "branch", "", "the conversation's branch, the one the agent may push (default: claudette/{conversation id})")
+			fs.StringVar(&f.push, "push", workspace.PushNever, "never, or always: after a completed turn the runner commits what is left and pushes the branch (to --repo's own branch for a local path)")
 			fs.BoolVar(&f.json, "json", false, "print the agent's raw stream-json lines instead of a transcript")
 		},
 		run: func(inv *invocation) int { return runExec(inv, f) },
@@ -63,7 +67,7 @@ func runExec(inv *invocation, f *execFlags) int {
 		printProblems(inv.stderr, problems)
 		return exitFailed
 	}
-	turn, err := f.turn(prompt)
+	turn, err := f.turn(prompt, cfg.Git.PushBranches)
 	if err != nil {
 		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
 		return exitUsage
@@ -79,7 +83,7 @@ func runExec(inv *invocation, f *execFlags) int {
 	log := lg.Logger
 
 	ctx := context.Background()
-	tr := newTranscript(inv.stdout, f.json)
+	tr := newTranscript(inv.stdout, inv.stderr, f.json, turn, f.repo)
 	mgr, stop, err := startLocal(ctx, cfg, log, tr)
 	defer stop()
 	if err != nil {
@@ -90,6 +94,9 @@ func runExec(inv *invocation, f *execFlags) int {
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
+	if !settleLeftovers(inv.stderr, mgr, tr, cfg.Sandbox.StopGrace, cfg.DataDir) {
+		return exitFailed
+	}
 	if !f.json {
 		fmt.Fprintf(inv.stderr, "workspace %s · conversation %s\n", turn.WorkspaceID, turn.ConversationID)
 	}
@@ -111,11 +118,14 @@ func runExec(inv *invocation, f *execFlags) int {
 
 var nonID = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-// turn builds the Turn of an exec: a URL is a repository, anything else a local path.
-func (f *execFlags) turn(prompt string) (conversation.Turn, error) {
-	t := conversation.Turn{MessageID: "exec-" + uuid.NewString(), RequestID: []byte(`"exec"`),
+// turn builds the Turn of an exec: a URL is a repository, anything else a
+// local path. Each exec's turn has its own message and request id, so that it
+// takes its own answer only.
+func (f *execFlags) turn(prompt string, pushBranches []string) (conversation.Turn, error) {
+	id := "exec-" + uuid.NewString()
+	t := conversation.Turn{MessageID: id, RequestID: []byte(strconv.Quote(id)),
 		WorkspaceID: f.workspaceID, ConversationID: f.conversationID, Prompt: prompt,
-		Repository: workspace.Repository{Ref: f.ref}}
+		Repository: workspace.Repository{Ref: f.ref, Branch: f.branch, Push: f.push}}
 	isURL := strings.Contains(f.repo, "://")
 	switch {
 	case isURL:
@@ -149,6 +159,9 @@ func (f *execFlags) turn(prompt string) (conversation.Turn, error) {
 		return t, err
 	}
 	if err := workspace.ValidateID("--conversation-id", t.ConversationID); err != nil {
+		return t, err
+	}
+	if err := checkPush(t.Repository, t.ConversationID, pushBranches); err != nil {
 		return t, err
 	}
 	if len(prompt) > conversation.MaxPromptBytes {

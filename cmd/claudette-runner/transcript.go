@@ -1,30 +1,42 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 	stdsync "sync"
+	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 )
 
-// transcript is the sink of `exec`: it prints what the agent does (or, with
-// --json, each stream-json line as is) and keeps the turn's response.
+// transcript is the sink of `exec`: it prints what the agent does in this
+// exec's turn (or, with --json, each of its stream-json lines as is) and
+// keeps the turn's response. Items of other turns (those an earlier exec
+// left, settled before this one starts) are not printed; their answers are
+// noted on notes.
 type transcript struct {
-	out  io.Writer
-	raw  bool
-	mu   stdsync.Mutex
-	resp *rpc.Response
-	done chan struct{}
+	out, notes io.Writer
+	raw        bool
+	messageID  string          // this exec's turn
+	requestID  json.RawMessage // and its request id: only its answer ends the exec
+	repo       string          // --repo as given, for how to look at a pushed branch
+
+	mu        stdsync.Mutex
+	resp      *rpc.Response
+	done      chan struct{}
+	finished  map[string]bool // other turns answered
+	changed   chan struct{}   // closed (and replaced) when another turn is answered
+	lastOther string          // the other turn whose finished state came last
 }
 
-func newTranscript(out io.Writer, raw bool) *transcript {
-	return &transcript{out: out, raw: raw, done: make(chan struct{})}
+func newTranscript(out, notes io.Writer, raw bool, turn conversation.Turn, repo string) *transcript {
+	return &transcript{out: out, notes: notes, raw: raw, messageID: turn.MessageID, requestID: turn.RequestID,
+		repo: repo, done: make(chan struct{}), finished: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // wire is an outbound item as the orchestrator would receive it.
@@ -36,7 +48,7 @@ type wire struct {
 	ID     json.RawMessage `json:"id"`
 }
 
-// Send prints the items; it is conversation.Sink.
+// Send prints the items of this exec's turn; it is conversation.Sink.
 func (tr *transcript) Send(_ context.Context, items ...reporter.Item) error {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -51,22 +63,70 @@ func (tr *transcript) Send(_ context.Context, items ...reporter.Item) error {
 			if err := json.Unmarshal(w.Params, &p); err != nil {
 				return err
 			}
-			if tr.raw {
-				fmt.Fprintf(tr.out, "%s\n", p.Event)
-			} else {
+			switch {
+			case p.MessageID != tr.messageID:
+			case tr.raw:
+				fmt.Fprintf(tr.out, "%s\n", p.Event) // byte-exact: what the agent printed
+			default:
 				tr.printEvent(p.Event)
 			}
 		case rpc.NotifyState:
+			var p rpc.StateParams
+			if err := json.Unmarshal(w.Params, &p); err != nil {
+				return err
+			}
+			if p.MessageID != tr.messageID && p.State == rpc.StateFinished {
+				tr.lastOther = p.MessageID
+				tr.finished[p.MessageID] = true
+				close(tr.changed)
+				tr.changed = make(chan struct{})
+			}
 		case "":
 			resp := rpc.Response{ID: w.ID, Error: w.Error}
 			if w.Result != nil {
 				resp.Result = w.Result
 			}
+			if !bytes.Equal(bytes.TrimSpace(w.ID), tr.requestID) {
+				fmt.Fprintf(tr.notes, "claudette-runner exec: turn %s, left by an earlier exec, ended: %s\n",
+					printable(tr.lastOther), describe(&resp))
+				continue
+			}
+			if tr.resp != nil {
+				continue // a repeated answer changes nothing
+			}
 			tr.resp = &resp
+			if !tr.raw {
+				tr.printGit(resultOf(&resp))
+			}
 			close(tr.done)
 		}
 	}
 	return nil
+}
+
+// waitFinished waits until every turn in ids is answered, or timeout;
+// it reports the ones still unanswered.
+func (tr *transcript) waitFinished(ids []string, timeout time.Duration) []string {
+	deadline := time.After(timeout)
+	for {
+		tr.mu.Lock()
+		var open []string
+		for _, id := range ids {
+			if !tr.finished[id] {
+				open = append(open, id)
+			}
+		}
+		changed := tr.changed
+		tr.mu.Unlock()
+		if len(open) == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			return open
+		}
+	}
 }
 
 // succeeded reports the turn's outcome: only a completed result is a success.
@@ -76,83 +136,37 @@ func (tr *transcript) succeeded() (bool, string) {
 	if tr.resp == nil {
 		return false, "no answer"
 	}
-	if tr.resp.Error != nil {
-		return false, fmt.Sprintf("error %d: %s", tr.resp.Error.Code, tr.resp.Error.Message)
+	r := resultOf(tr.resp)
+	if tr.resp.Error == nil && r != nil && r.Status == rpc.StatusCompleted {
+		return true, r.Status
+	}
+	return false, describe(tr.resp)
+}
+
+// describe is a response in words: its status, or its error.
+func describe(resp *rpc.Response) string {
+	if resp.Error != nil {
+		return printable(fmt.Sprintf("error %d: %s", resp.Error.Code, resp.Error.Message))
+	}
+	if r := resultOf(resp); r != nil {
+		return printable(r.Status)
+	}
+	return "no result"
+}
+
+// resultOf is the response's result, or the result an error carries as
+// its data (a failed, cancelled or timed-out turn); nil when there is none.
+func resultOf(resp *rpc.Response) *conversation.Result {
+	var raw []byte
+	switch {
+	case resp.Error != nil && resp.Error.Data != nil:
+		raw, _ = json.Marshal(resp.Error.Data)
+	case resp.Error == nil:
+		raw, _ = resp.Result.(json.RawMessage)
 	}
 	var r conversation.Result
-	raw, _ := tr.resp.Result.(json.RawMessage)
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return false, err.Error()
+	if len(raw) == 0 || json.Unmarshal(raw, &r) != nil || r.Status == "" {
+		return nil
 	}
-	return r.Status == rpc.StatusCompleted, r.Status
-}
-
-func (tr *transcript) printEvent(ev json.RawMessage) {
-	var e struct {
-		Type      string `json:"type"`
-		Subtype   string `json:"subtype"`
-		SessionID string `json:"session_id"`
-		Model     string `json:"model"`
-		Message   struct {
-			Content []struct {
-				Type    string          `json:"type"`
-				Text    string          `json:"text"`
-				Name    string          `json:"name"`
-				Input   json.RawMessage `json:"input"`
-				Content json.RawMessage `json:"content"`
-				IsError bool            `json:"is_error"`
-			} `json:"content"`
-		} `json:"message"`
-		IsError  bool     `json:"is_error"`
-		Result   string   `json:"result"`
-		Errors   []string `json:"errors"`
-		NumTurns int      `json:"num_turns"`
-		Duration int64    `json:"duration_ms"`
-		Cost     float64  `json:"total_cost_usd"`
-		Text     string   `json:"text"`
-	}
-	if json.Unmarshal(ev, &e) != nil {
-		return
-	}
-	switch e.Type {
-	case "system":
-		if e.Subtype == "init" {
-			fmt.Fprintf(tr.out, "● session %s · model %s\n", e.SessionID, e.Model)
-		}
-	case "assistant", "user":
-		for _, c := range e.Message.Content {
-			switch c.Type {
-			case "text":
-				fmt.Fprintf(tr.out, "%s\n", strings.TrimSpace(c.Text))
-			case "tool_use":
-				fmt.Fprintf(tr.out, "→ %s %s\n", c.Name, clip(string(c.Input), 200))
-			case "tool_result":
-				var s string
-				if json.Unmarshal(c.Content, &s) != nil {
-					s = string(c.Content)
-				}
-				mark := "←"
-				if c.IsError {
-					mark = "← (error)"
-				}
-				fmt.Fprintf(tr.out, "  %s %s\n", mark, clip(s, 300))
-			}
-		}
-	case "result":
-		mark := "✔ completed"
-		if e.IsError {
-			mark = "✘ failed: " + strings.Join(e.Errors, "; ")
-		}
-		fmt.Fprintf(tr.out, "%s · %d turn(s) · %.1fs · $%.4f\n", mark, e.NumTurns, float64(e.Duration)/1000, e.Cost)
-	case "runner":
-		fmt.Fprintf(tr.out, "! output line not relayed as JSON (%s): %s\n", e.Subtype, clip(e.Text, 200))
-	}
-}
-
-func clip(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", " ⏎ ")
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
+	return &r
 }

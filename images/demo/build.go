@@ -22,6 +22,10 @@ const DefaultTag = "claudette/sandbox-demo:latest"
 // HashLabel holds the content hash (see Hash) on every image this package builds.
 const HashLabel = "dev.claudette.demo.hash"
 
+// GitLabel holds the `git --version` the image carries, or "none" when the
+// machine that built it had no git.
+const GitLabel = "dev.claudette.demo.git"
+
 // Options tune BuildImage.
 type Options struct {
 	// Labels are extra image labels; an existing image is reused only when
@@ -42,11 +46,18 @@ func BuildImage(ctx context.Context, cli *client.Client, ref string, opts Option
 	if ref == "" {
 		ref = DefaultTag
 	}
-	hash, err := Hash()
+	git, _, err := FindGit(ctx)
 	if err != nil {
 		return "", err
 	}
-	labels := map[string]string{HashLabel: hash}
+	hash, err := hashWith(git)
+	if err != nil {
+		return "", err
+	}
+	labels := map[string]string{HashLabel: hash, GitLabel: "none"}
+	if git != nil {
+		labels[GitLabel] = git.Version
+	}
 	maps.Copy(labels, opts.Labels)
 	previous := imageID(ctx, cli, ref)
 
@@ -66,7 +77,7 @@ func BuildImage(ctx context.Context, cli *client.Client, ref string, opts Option
 		// Removed meanwhile by another test binary: import our own.
 	}
 
-	id, err = importImage(ctx, cli, ref, labels)
+	id, err = importImage(ctx, cli, ref, labels, git)
 	if err != nil {
 		return "", err
 	}
@@ -117,7 +128,7 @@ func findImage(ctx context.Context, cli *client.Client, labels map[string]string
 	return id, nil
 }
 
-func importImage(ctx context.Context, cli *client.Client, ref string, labels map[string]string) (string, error) {
+func importImage(ctx context.Context, cli *client.Client, ref string, labels map[string]string, git *GitFiles) (string, error) {
 	tmp, err := os.MkdirTemp("", "claudette-demo-")
 	if err != nil {
 		return "", fmt.Errorf("build demo image: %w", err)
@@ -140,7 +151,7 @@ func importImage(ctx context.Context, cli *client.Client, ref string, labels map
 	}
 
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeRootfs(pw, agent)) }()
+	go func() { pw.CloseWithError(writeRootfs(pw, agent, git)) }()
 	defer pr.Close()
 	res, err := cli.ImageImport(ctx, client.ImageImportSource{Source: pr, SourceName: "-"}, ref,
 		client.ImageImportOptions{Changes: changes, Message: "claudette demo sandbox (fake claude CLI)"})

@@ -44,9 +44,11 @@ const (
 )
 
 // writeRootfs writes the image's root filesystem as a tar stream: busybox
-// with its applet links, the agent binary, users and the empty directories.
-func writeRootfs(w io.Writer, agentBinary string) error {
+// with its applet links, the agent binary, users, the empty directories and,
+// when git is not nil, the machine's git (see GitFiles).
+func writeRootfs(w io.Writer, agentBinary string, git *GitFiles) error {
 	tw := tar.NewWriter(w)
+	written := map[string]bool{}
 	dirs := []struct {
 		name     string
 		mode     int64
@@ -63,6 +65,7 @@ func writeRootfs(w io.Writer, agentBinary string) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("rootfs dir %s: %w", d.name, err)
 		}
+		written[d.name] = true
 	}
 	files := map[string]string{
 		"etc/passwd":        passwd,
@@ -97,10 +100,49 @@ func writeRootfs(w io.Writer, agentBinary string) error {
 			return fmt.Errorf("rootfs link %s: %w", name, err)
 		}
 	}
+	if err := writeHostFiles(tw, git, written); err != nil {
+		return err
+	}
 	return tw.Close()
 }
 
+// writeHostFiles adds the machine's git files at their own paths; a
+// directory the layout already has keeps the layout's entry.
+func writeHostFiles(tw *tar.Writer, git *GitFiles, written map[string]bool) error {
+	if git == nil {
+		return nil
+	}
+	for _, f := range git.files {
+		name := f.path[1:]
+		switch {
+		case f.dir:
+			if written[name] {
+				continue
+			}
+			hdr := &tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: int64(f.mode), ModTime: epoch}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return fmt.Errorf("rootfs dir %s: %w", name, err)
+			}
+		case f.link != "":
+			hdr := &tar.Header{Typeflag: tar.TypeSymlink, Name: name, Linkname: f.link, Mode: 0o777, ModTime: epoch}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return fmt.Errorf("rootfs link %s: %w", name, err)
+			}
+		default:
+			if err := copyFileMode(tw, name, f.src, int64(f.mode)); err != nil {
+				return err
+			}
+		}
+		written[name] = true
+	}
+	return nil
+}
+
 func copyFile(tw *tar.Writer, name, src string) error {
+	return copyFileMode(tw, name, src, 0o755)
+}
+
+func copyFileMode(tw *tar.Writer, name, src string, mode int64) error {
 	f, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", name, err)
@@ -110,7 +152,7 @@ func copyFile(tw *tar.Writer, name, src string) error {
 	if err != nil {
 		return fmt.Errorf("rootfs %s: %w", name, err)
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: st.Size(), ModTime: epoch}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: st.Size(), ModTime: epoch}
 	if err := tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("rootfs %s: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,7 +20,7 @@ const BusyboxPath = "/bin/busybox"
 
 // layoutVersion changes whenever the root filesystem layout in rootfs.go
 // changes, so the content hash covers it.
-const layoutVersion = "demo-rootfs-v1"
+const layoutVersion = "demo-rootfs-v2"
 
 // AgentDir returns the directory holding the agent's source
 // (images/demo/agent), found next to this file or from the module root.
@@ -46,9 +47,17 @@ func AgentDir() (string, error) {
 }
 
 // Hash returns the content hash of the image: the agent's source files
-// (tests and testdata excluded), busybox, the root filesystem layout and the
-// Go version (hex sha256).
+// (tests and testdata excluded), busybox, the machine's git files (see
+// FindGit), the root filesystem layout and the Go version (hex sha256).
 func Hash() (string, error) {
+	git, _, err := FindGit(context.Background())
+	if err != nil {
+		return "", err
+	}
+	return hashWith(git)
+}
+
+func hashWith(git *GitFiles) (string, error) {
 	dir, err := AgentDir()
 	if err != nil {
 		return "", err
@@ -83,7 +92,29 @@ func Hash() (string, error) {
 	if err := hashFile(h, BusyboxPath); err != nil {
 		return "", err
 	}
+	if err := hashGit(h, git); err != nil {
+		return "", err
+	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashGit covers every file the image takes from the machine: path, kind,
+// mode, link target and content.
+func hashGit(w io.Writer, git *GitFiles) error {
+	if git == nil {
+		_, err := io.WriteString(w, "git\x00none\x00")
+		return err
+	}
+	fmt.Fprintf(w, "git\x00%s\x00", git.Version)
+	for _, f := range git.files {
+		fmt.Fprintf(w, "%s\x00%t\x00%s\x00%o\x00", f.path, f.dir, f.link, f.mode)
+		if f.src != "" {
+			if err := hashFile(w, f.src); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func hashFile(w io.Writer, path string) error {

@@ -29,6 +29,15 @@ func run(ctx context.Context, tag string) error {
 		return fmt.Errorf("docker client: %w", err)
 	}
 	defer cli.Close()
+	git, reason, err := demo.FindGit(ctx)
+	if err != nil {
+		return err
+	}
+	if git == nil {
+		fmt.Fprintf(os.Stderr, "demo image: WITHOUT GIT: %s; git inside the sandbox (and the demo's push) will not work\n", reason)
+	} else {
+		fmt.Fprintf(os.Stderr, "demo image: with the machine's %s (%d files: git, git-core, libraries, CA certificates)\n", git.Version, len(git.Paths()))
+	}
 	id, err := demo.Build(ctx, cli, tag)
 	if err != nil {
 		return err

@@ -27,6 +27,10 @@ var (
 	imageTag  string
 	imageErr  error
 
+	gitOnce   sync.Once
+	gitReason string
+	gitErr    error
+
 	binOnce sync.Once
 	binPath string
 	binDir  string
@@ -81,6 +85,26 @@ func AgentBinary(tb testing.TB) string {
 		tb.Fatalf("demo agent: %v", binErr)
 	}
 	return binPath
+}
+
+// RequireGit skips the test when the image has no git because the machine
+// that builds it has none (the reason says so), and fails it when git is
+// there but cannot be collected.
+func RequireGit(tb testing.TB) {
+	tb.Helper()
+	gitOnce.Do(func() {
+		var git *demo.GitFiles
+		git, gitReason, gitErr = demo.FindGit(context.Background())
+		if git != nil {
+			gitReason = ""
+		}
+	})
+	if gitErr != nil {
+		tb.Fatalf("demo image git: %v", gitErr)
+	}
+	if gitReason != "" {
+		tb.Skipf("the demo image has no git: %s", gitReason)
+	}
 }
 
 func buildImage() (string, error) {
