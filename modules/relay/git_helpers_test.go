@@ -76,9 +76,17 @@ func openGit(t *testing.T, cfg *config.Config, srv *gittest.Server, origin, bran
 }
 
 // forwardTCP listens on a free loopback port and copies each connection to
-// socket, as the shim does in the sandbox; it returns the port.
+// socket, as the shim does in the sandbox; it returns the port. The socket
+// is dialled through /proc/self/fd (a test's temp path can pass the 108
+// bytes a socket address holds).
 func forwardTCP(t *testing.T, socket string) int {
 	t.Helper()
+	d, err := os.Open(filepath.Dir(socket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	socket = "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + filepath.Base(socket)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
