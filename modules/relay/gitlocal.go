@@ -54,8 +54,8 @@ func (l *localGit) storer() storer.Storer {
 }
 
 func (l *localGit) serve(w *gitResponse, req *gitRequest) error {
-	srv := server.NewServer(server.MapLoader{"local": l.storer()})
-	ep, _ := transport.NewEndpoint("local")
+	srv := server.NewServer(storerLoader{l.storer()})
+	ep := &transport.Endpoint{Protocol: "file", Path: l.gitDir}
 	if req.advertise {
 		return l.advertise(w, req, srv, ep)
 	}
@@ -183,6 +183,11 @@ func (l *localGit) receivePack(w *gitResponse, req *gitRequest, srv transport.Tr
 	// rs says what failed (unpack or a ref); git prints it.
 	return rs.Encode(w)
 }
+
+// storerLoader loads the one repository whatever the endpoint says.
+type storerLoader struct{ s storer.Storer }
+
+func (l storerLoader) Load(*transport.Endpoint) (storer.Storer, error) { return l.s, nil }
 
 func repeat(s string, n int) []string {
 	out := make([]string, n)
