@@ -76,22 +76,37 @@ func openGit(t *testing.T, cfg *config.Config, srv *gittest.Server, origin, bran
 }
 
 // forwardTCP listens on a free loopback port and copies each connection to
-// socket, as the shim does in the sandbox; it returns the port. The socket
-// is dialled through /proc/self/fd (a test's temp path can pass the 108
-// bytes a socket address holds).
+// socket, as the shim does in the sandbox; it returns the port.
 func forwardTCP(t *testing.T, socket string) int {
 	t.Helper()
+	fw, err := listenForward(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(fw.close)
+	return fw.port
+}
+
+// tcpForward is the shim's forward on the host: loopback TCP to a socket.
+type tcpForward struct {
+	ln   net.Listener
+	dir  *os.File
+	port int
+}
+
+// listenForward starts a forward to socket, dialled through /proc/self/fd
+// (a test's temp path can pass the 108 bytes a socket address holds).
+func listenForward(socket string) (*tcpForward, error) {
 	d, err := os.Open(filepath.Dir(socket))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(func() { d.Close() })
-	socket = "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + filepath.Base(socket)
+	short := "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + filepath.Base(socket)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		d.Close()
+		return nil, err
 	}
-	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -100,7 +115,7 @@ func forwardTCP(t *testing.T, socket string) int {
 			}
 			go func() {
 				defer c.Close()
-				up, err := net.Dial("unix", socket)
+				up, err := net.Dial("unix", short)
 				if err != nil {
 					return
 				}
@@ -109,7 +124,12 @@ func forwardTCP(t *testing.T, socket string) int {
 			}()
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return &tcpForward{ln: ln, dir: d, port: ln.Addr().(*net.TCPAddr).Port}, nil
+}
+
+func (f *tcpForward) close() {
+	f.ln.Close()
+	f.dir.Close()
 }
 
 // sandboxEnv is what git in the sandbox runs with: the Access's git

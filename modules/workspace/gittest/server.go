@@ -167,6 +167,13 @@ func (s *Server) record(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
 			http.Error(rec, "authentication required", http.StatusUnauthorized)
 		} else {
+			if len(r.TransferEncoding) > 0 {
+				// net/http/cgi refuses chunked bodies; git http-backend reads
+				// a body without CONTENT_LENGTH to its end, as git pushes
+				// bigger than http.postBuffer are sent.
+				r = r.Clone(r.Context())
+				r.TransferEncoding, r.ContentLength = nil, -1
+			}
 			next.ServeHTTP(rec, r)
 		}
 		s.mu.Lock()
