@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"net/url"
 	"path"
 	"strings"
 )
@@ -43,4 +44,26 @@ func BranchAllowed(patterns []string, branch string) bool {
 		}
 	}
 	return false
+}
+
+// GitCredential is the runner's credential for a git URL's host, from
+// tokens (ParseGitTokens): "host:port" is looked up first, then the host
+// name. An entry "token" is Basic x-access-token:token, "user:token" is
+// Basic user:token. ok is false when no entry matches.
+func GitCredential(tokens map[string]string, rawURL string) (user, pass string, ok bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "", "", false
+	}
+	tok, found := tokens[strings.ToLower(u.Host)]
+	if !found {
+		tok, found = tokens[strings.ToLower(u.Hostname())]
+	}
+	if !found || tok == "" {
+		return "", "", false
+	}
+	if name, p, cut := strings.Cut(tok, ":"); cut && name != "" && p != "" {
+		return name, p, true
+	}
+	return "x-access-token", tok, true
 }

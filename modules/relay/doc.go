@@ -22,13 +22,31 @@
 //     resolves them in the runner and dials only the checked address, never a
 //     private, loopback, link-local, CGNAT, multicast, reserved or
 //     unspecified one (IPv4 and IPv6).
+//   - git.sock, only when the turn names a repository (Turn.Git): the git
+//     relay (git.go). It serves smart HTTP of that one repository under
+//     /origin.git (info/refs of git-upload-pack or git-receive-pack and their
+//     POSTs; nothing else, 403) to the live turn's token only (401), and
+//     forwards it to the recorded origin with the runner's credential for
+//     the host (config.GitCredential; gitupstream.go), streaming both ways,
+//     following no redirect. A local origin (exec --repo) is served by
+//     go-git's server side in-process (gitlocal.go): no git process, no hook.
+//     Pushes are read first (gitpktline.go) and checked (gitpolicy.go): only
+//     refs/heads/<Turn.Git.Branch>, created or updated, when the branch
+//     matches --git-push-branches, within --git-push-max-size; otherwise the
+//     whole push is refused with a receive-pack report git prints as
+//     "[remote rejected]". The host's result is parsed as it streams back:
+//     a git_push event per accepted ref (Access.LastPush keeps the last), a
+//     git_push_refused per refused one.
 //
 // Inside the sandbox the runner's own static binary (copied at start to
 // {dataDir}/bin/claudette-runner and mounted read-only) runs as
-// `claudette-runner sandbox-shim`: it forwards 127.0.0.1:4141 and :4142 to
-// those sockets and runs the agent as its child (RunShim). The sandbox gets
-// ANTHROPIC_BASE_URL=http://127.0.0.1:4141, the turn token, and the proxy
-// variables when there are rules; nothing else. Close ends the turn: the
+// `claudette-runner sandbox-shim`: it forwards 127.0.0.1:4141, :4142 and
+// :4143 to those sockets and runs the agent as its child (RunShim). The sandbox gets
+// ANTHROPIC_BASE_URL=http://127.0.0.1:4141, the turn token, the proxy
+// variables when there are rules, and with a repository the git config
+// variables (GIT_CONFIG_COUNT/KEY_n/VALUE_n: origin's URL rewritten to the
+// relay, the turn token as a bearer header for it) and GIT_TERMINAL_PROMPT=0;
+// nothing else. Close ends the turn: the
 // listeners and every connection close, the token is refused from then on
 // and the directory is removed. A turn re-attached after a restart is opened
 // again with the token it had (the conversation keeps it).

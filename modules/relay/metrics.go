@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,12 @@ type metrics struct {
 	upstreamErrors prometheus.Counter
 	egress         *prometheus.CounterVec // decision
 	open           prometheus.Gauge
+
+	gitRequests       *prometheus.CounterVec // service, code
+	gitBytes          *prometheus.CounterVec // direction
+	gitPushes         prometheus.Counter
+	gitPushRefused    *prometheus.CounterVec // reason
+	gitUpstreamErrors prometheus.Counter
 }
 
 // Egress decisions, the values of the decision label.
@@ -51,11 +58,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Egress proxy destinations by decision: allowed (connected), denied_host, denied_address, failed."}, []string{"decision"}),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{Name: "claudette_relay_turns_open",
 			Help: "Turns whose model relay is open."}),
+		gitRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_git_requests_total",
+			Help: "Git relay requests by service (git-upload-pack, git-receive-pack, none: refused before routing) and HTTP status."},
+			[]string{"service", "code"}),
+		gitBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_git_bytes_total",
+			Help: "Git relay body bytes by direction (to_upstream, to_sandbox)."}, []string{"direction"}),
+		gitPushes: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_git_pushes_total",
+			Help: "Refs the repository accepted from pushes forwarded by the git relay."}),
+		gitPushRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_git_push_refused_total",
+			Help: "Refs of pushes refused, by reason: pushing_off, branch_not_allowed, other_ref, tag, deletion, too_large, with_the_rest, upstream, unreachable, malformed."},
+			[]string{"reason"}),
+		gitUpstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_git_upstream_errors_total",
+			Help: "Git relay requests that could not reach the git host (or the local repository)."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.tokens, m.refused, m.upstreamErrors, m.egress, m.open} {
+	for _, c := range []prometheus.Collector{m.requests, m.tokens, m.refused, m.upstreamErrors, m.egress, m.open,
+		m.gitRequests, m.gitBytes, m.gitPushes, m.gitPushRefused, m.gitUpstreamErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -90,4 +110,13 @@ func (r *Relay) retireSeries(now time.Time) {
 		r.metrics.requests.DeletePartialMatch(labels)
 		r.metrics.tokens.DeletePartialMatch(labels)
 	}
+}
+
+// gitRequest counts one git relay request; the code label is bounded to
+// HTTP's three-digit statuses.
+func (m *metrics) gitRequest(service string, code int) {
+	if code < 100 || code > 599 {
+		code = 0
+	}
+	m.gitRequests.WithLabelValues(service, strconv.Itoa(code)).Inc()
 }

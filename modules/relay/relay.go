@@ -2,10 +2,12 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -37,6 +39,9 @@ type Params struct {
 	// Binary is the static executable that runs sandbox-shim in the sandbox;
 	// "" = this process's own executable (the runner).
 	Binary string
+	// GitTLS, when set, is the TLS configuration the git relay reaches git
+	// hosts with (tests trust their test CA with it); nil = the system's.
+	GitTLS *tls.Config
 }
 
 // Relay opens and closes the per-turn model relay and egress proxy.
@@ -51,6 +56,9 @@ type Relay struct {
 	rules    rules
 	dataDir  string // absolute
 	shimPath string // {dataDir}/bin/claudette-runner once prepared
+
+	gitTokens    map[string]string // host -> credential (CLAUDETTE_GIT_TOKENS)
+	gitTransport http.RoundTripper
 
 	// Test hooks for the egress proxy: how a host name is resolved and how a
 	// checked address is dialled. Production uses the system resolver and a
@@ -74,6 +82,8 @@ type Turn struct {
 	// Token is the turn's token: "" for a new turn (a random one is made); a
 	// turn re-attached after a restart passes the token its sandbox holds.
 	Token string
+	// Git, when set, opens the turn's git relay for the workspace's origin.
+	Git *GitRemote
 	// Notify adds a runner event (rpc.RunnerEvent) to the turn's stream; it
 	// must not block. Nil: events are dropped.
 	Notify func(ev json.RawMessage)
@@ -114,13 +124,17 @@ func New(p Params) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
+	tokens, err := config.ParseGitTokens(p.Config.Git.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("relay: git tokens: %w", err)
+	}
 	met, err := newMetrics(p.Registerer)
 	if err != nil {
 		return nil, err
 	}
 	r := &Relay{cfg: p.Config, log: log, metrics: met, docker: p.Docker, binary: p.Binary, upstream: up, rules: rs,
 		dataDir: dataDir, turns: map[string]*turnRelay{}, seen: map[convKey]time.Time{}, orphans: map[string]time.Time{},
-		setupErr: errors.New("the model relay is not started")}
+		setupErr: errors.New("the model relay is not started"), gitTokens: tokens, gitTransport: newGitTransport(p.GitTLS)}
 	if p.Health != nil {
 		r.health = p.Health.Component(HealthComponent)
 	}

@@ -24,7 +24,8 @@ const (
 	SocketDir = "/run/claudette"
 	// ShimPath is where the runner's binary is mounted.
 	ShimPath = "/opt/claudette/claudette-runner"
-	// ModelPort and EgressPort are the loopback ports the shim listens on.
+	// ModelPort and EgressPort (and GitPort) are the loopback ports the
+	// shim listens on.
 	ModelPort  = 4141
 	EgressPort = 4142
 	// ShimCommand is the hidden subcommand of the runner that is the shim.
@@ -75,6 +76,11 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 	if !config.IDPattern.MatchString(t.WorkspaceID) || !config.IDPattern.MatchString(t.ConversationID) || t.MessageID == "" {
 		return nil, fmt.Errorf("model relay: turn %q of %s/%s has invalid ids", t.MessageID, t.WorkspaceID, t.ConversationID)
 	}
+	if t.Git != nil {
+		if err := t.Git.check(); err != nil {
+			return nil, err
+		}
+	}
 	token := t.Token
 	if token == "" {
 		var err error
@@ -116,12 +122,16 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 			"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 		a.prefix = append(a.prefix, "--forward", forwardArg(EgressPort, egressSocket))
 	}
+	if tr.git != nil {
+		a.Env = append(a.Env, gitEnv(t.Git.URL, token)...)
+		a.prefix = append(a.prefix, "--forward", forwardArg(GitPort, gitSocket))
+	}
 	a.prefix = append(a.prefix, "--")
 	if r.cfg.Sandbox.Network == config.NetworkOpen {
 		a.NetworkMode = networkBridge
 		log.Warn("sandbox network is open for this turn: the agent can reach the internet, the host and private networks")
 	}
-	log.Debug("model relay open", zap.Bool("egress_proxy", tr.egress != nil), zap.Bool("reopened", t.Token != ""))
+	log.Debug("model relay open", zap.Bool("egress_proxy", tr.egress != nil), zap.Bool("git_relay", tr.git != nil), zap.Bool("reopened", t.Token != ""))
 	return a, nil
 }
 
@@ -157,6 +167,7 @@ type turnRelay struct {
 
 	model  *http.Server
 	egress *egress
+	git    *gitRelay
 
 	once sync.Once
 }
@@ -174,6 +185,18 @@ func (t *turnRelay) listen() error {
 	t.model = &http.Server{Handler: t.r.modelHandler(t), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
 		ErrorLog: zap.NewStdLog(t.r.log.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))}
 	t.serve(t.model, mln)
+	if t.turn.Git != nil {
+		g, err := t.r.newGitRelay(t)
+		if err != nil {
+			return err
+		}
+		gln, err := listenUnix(dir, gitSocket)
+		if err != nil {
+			return err
+		}
+		t.git = g
+		t.serve(g.server, gln)
+	}
 	if t.r.rules.empty() {
 		return nil
 	}
@@ -206,6 +229,9 @@ func (t *turnRelay) shutdown(remove bool) {
 		t.r.metrics.open.Dec()
 		if t.egress != nil {
 			t.egress.close()
+		}
+		if t.git != nil {
+			t.git.close()
 		}
 		r := t.r
 		r.mu.Lock()

@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -359,20 +358,9 @@ func (m *Manager) ensureAgentState(p paths) error {
 // host name), from git.tokens: "token" is sent as Basic x-access-token:token,
 // "user:token" as Basic user:token. Nil when no token matches.
 func (m *Manager) authFor(raw string) transport.AuthMethod {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil
-	}
-	tok, ok := m.tokens[strings.ToLower(u.Host)]
-	if !ok {
-		tok, ok = m.tokens[strings.ToLower(u.Hostname())]
-	}
+	user, pass, ok := config.GitCredential(m.tokens, raw)
 	if !ok {
 		return nil
-	}
-	user, pass := "x-access-token", tok
-	if u, p, found := strings.Cut(tok, ":"); found && u != "" && p != "" {
-		user, pass = u, p
 	}
 	return &githttp.BasicAuth{Username: user, Password: pass}
 }

@@ -4,8 +4,10 @@
 //
 // A Repo is a bare repository plus a private working clone used to author
 // commits; every change is pushed to the bare repository, which is what Serve
-// publishes. A Server can require a token (Bearer, or Basic with the token as
-// password) and records every request it receives. Everything lives in
+// publishes. A Server (Serve, or ServeTLS with a test CA of its own) can
+// require a token (Bearer, or Basic with the token as password), takes
+// pushes, and records every request it receives with its Authorization
+// header (Pushes: the receive-pack POSTs). Everything lives in
 // tb.TempDir() or is closed with tb.Cleanup.
 //
 // It must not be imported by non-test code.

@@ -89,3 +89,36 @@ func TestRepoBranchesTagsAndConfig(t *testing.T) {
 		t.Errorf("ManyFiles gave %d files", len(files))
 	}
 }
+
+// Over TLS with its test CA and a token, the git CLI clones and pushes, and
+// the push is recorded with its Authorization header.
+func TestServeTLSTakesAndRecordsPushes(t *testing.T) {
+	repo := NewRepo(t, map[string]string{"a": "a"})
+	srv := ServeTLS(t, repo)
+	srv.RequireToken("s3cret")
+	if !strings.HasPrefix(srv.URL, "https://") || srv.CertPool() == nil || srv.CAFile() == "" {
+		t.Fatalf("URL %s, pool %v, CA file %q", srv.URL, srv.CertPool(), srv.CAFile())
+	}
+	dir := filepath.Join(t.TempDir(), "clone")
+	url := strings.Replace(srv.RepoURL(repo), "https://", "https://x:s3cret@", 1)
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(GitEnv(), "GIT_SSL_CAINFO="+srv.CAFile())
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("clone", "--quiet", url, dir)
+	git("-C", dir, "commit", "--quiet", "--allow-empty", "-m", "pushed")
+	head := git("-C", dir, "rev-parse", "HEAD")
+	git("-C", dir, "push", "--quiet", "origin", "HEAD:refs/heads/topic")
+	if got := run(t, repo.Dir, "rev-parse", "refs/heads/topic"); got != head {
+		t.Errorf("topic = %s, want %s", got, head)
+	}
+	pushes := srv.Pushes()
+	if len(pushes) != 1 || pushes[0].Status != http.StatusOK || !strings.HasPrefix(pushes[0].Authorization, "Basic ") {
+		t.Errorf("pushes = %+v, want one authorized receive-pack", pushes)
+	}
+}

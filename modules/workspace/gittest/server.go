@@ -3,9 +3,12 @@ package gittest
 import (
 	"bytes"
 	"crypto/subtle"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -28,6 +31,8 @@ type Server struct {
 	URL string
 
 	srv      *httptest.Server
+	pool     *x509.CertPool
+	caFile   string
 	mu       sync.Mutex
 	token    string
 	requests []Request
@@ -35,8 +40,21 @@ type Server struct {
 }
 
 // Serve starts a server publishing each repo at {URL}/{repo.Name}; it is closed
-// by tb.Cleanup.
+// by tb.Cleanup. Anyone may push (http.receivepack is on); RequireToken
+// guards both directions.
 func Serve(tb testing.TB, repos ...*Repo) *Server {
+	tb.Helper()
+	return serve(tb, false, repos)
+}
+
+// ServeTLS is Serve over HTTPS with a certificate of its own test CA: trust
+// it with CertPool (Go clients) or CAFile (the git CLI's GIT_SSL_CAINFO).
+func ServeTLS(tb testing.TB, repos ...*Repo) *Server {
+	tb.Helper()
+	return serve(tb, true, repos)
+}
+
+func serve(tb testing.TB, useTLS bool, repos []*Repo) *Server {
 	tb.Helper()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
@@ -45,7 +63,8 @@ func Serve(tb testing.TB, repos ...*Repo) *Server {
 	s := &Server{}
 	mux := http.NewServeMux()
 	for _, r := range repos {
-		env := append(GitEnv(), "GIT_PROJECT_ROOT="+filepath.Dir(r.Dir), "GIT_HTTP_EXPORT_ALL=1")
+		env := append(GitEnv(), "GIT_PROJECT_ROOT="+filepath.Dir(r.Dir), "GIT_HTTP_EXPORT_ALL=1",
+			"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.receivepack", "GIT_CONFIG_VALUE_0=true")
 		mux.Handle("/"+r.Name+"/", &cgi.Handler{
 			Path:   gitPath,
 			Args:   []string{"http-backend"},
@@ -54,7 +73,20 @@ func Serve(tb testing.TB, repos ...*Repo) *Server {
 			Stderr: &s.stderr,
 		})
 	}
-	s.srv = httptest.NewServer(s.record(mux))
+	s.srv = httptest.NewUnstartedServer(s.record(mux))
+	if useTLS {
+		s.srv.StartTLS()
+		pool := x509.NewCertPool()
+		pool.AddCert(s.srv.Certificate())
+		s.pool = pool
+		s.caFile = filepath.Join(tb.TempDir(), "gittest-ca.pem")
+		pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.srv.Certificate().Raw})
+		if err := os.WriteFile(s.caFile, pemBytes, 0o644); err != nil {
+			tb.Fatalf("gittest: %v", err)
+		}
+	} else {
+		s.srv.Start()
+	}
 	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -64,7 +96,28 @@ func Serve(tb testing.TB, repos ...*Repo) *Server {
 func (s *Server) RepoURL(repo *Repo) string { return s.URL + "/" + repo.Name }
 
 // Host is the server's host:port, the key a token configuration uses.
-func (s *Server) Host() string { return strings.TrimPrefix(s.URL, "http://") }
+func (s *Server) Host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.URL, "http://"), "https://")
+}
+
+// CertPool trusts a ServeTLS server's certificate; nil for plain HTTP.
+func (s *Server) CertPool() *x509.CertPool { return s.pool }
+
+// CAFile is a PEM file of a ServeTLS server's certificate, for the git CLI
+// (GIT_SSL_CAINFO); "" for plain HTTP.
+func (s *Server) CAFile() string { return s.caFile }
+
+// Pushes are the recorded receive-pack POSTs: every push that reached the
+// server, whatever its outcome.
+func (s *Server) Pushes() []Request {
+	var out []Request
+	for _, r := range s.Requests() {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/git-receive-pack") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // RequireToken makes every later request need the token, either as
 // "Authorization: Bearer <token>" or as HTTP Basic auth with the token as the
@@ -114,6 +167,13 @@ func (s *Server) record(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
 			http.Error(rec, "authentication required", http.StatusUnauthorized)
 		} else {
+			if len(r.TransferEncoding) > 0 {
+				// net/http/cgi refuses chunked bodies; git http-backend reads
+				// a body without CONTENT_LENGTH to its end, as git pushes
+				// bigger than http.postBuffer are sent.
+				r = r.Clone(r.Context())
+				r.TransferEncoding, r.ContentLength = nil, -1
+			}
 			next.ServeHTTP(rec, r)
 		}
 		s.mu.Lock()
