@@ -49,7 +49,8 @@ type Relay struct {
 	binary   string
 	upstream *url.URL
 	rules    rules
-	dataDir  string // absolute
+	prices   *Prices // nil without --model-prices
+	dataDir  string  // absolute
 	shimPath string // {dataDir}/bin/claudette-runner once prepared
 
 	// Test hooks for the egress proxy: how a host name is resolved and how a
@@ -77,6 +78,9 @@ type Turn struct {
 	// Notify adds a runner event (rpc.RunnerEvent) to the turn's stream; it
 	// must not block. Nil: events are dropped.
 	Notify func(ev json.RawMessage)
+	// Meter is the turn's count so far, its conversation's and its budgets
+	// (meter.go).
+	Meter MeterState
 }
 
 // notify raises a runner event of the turn, when someone listens.
@@ -114,11 +118,17 @@ func New(p Params) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: %w", err)
 	}
+	var prices *Prices
+	if p.Config.Meter.ModelPrices != "" {
+		if prices, err = LoadPrices(p.Config.Meter.ModelPrices); err != nil {
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+	}
 	met, err := newMetrics(p.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: p.Config, log: log, metrics: met, docker: p.Docker, binary: p.Binary, upstream: up, rules: rs,
+	r := &Relay{cfg: p.Config, log: log, metrics: met, docker: p.Docker, binary: p.Binary, upstream: up, rules: rs, prices: prices,
 		dataDir: dataDir, turns: map[string]*turnRelay{}, seen: map[convKey]time.Time{}, orphans: map[string]time.Time{},
 		setupErr: errors.New("the model relay is not started")}
 	if p.Health != nil {
