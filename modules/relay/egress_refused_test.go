@@ -24,7 +24,7 @@ func TestEgressRefusedEvents(t *testing.T) {
 	for range 3 {
 		get(t, c, "https://denied.test/") // CONNECT denied.test:443
 	}
-	get(t, c, "http://denied.test/")  // the same host and reason: only counted
+	get(t, c, "http://denied.test/") // the same host and reason: only counted
 	get(t, c, "https://allowed.test:22/")
 	get(t, c, "http://private.test/")
 	get(t, c, "https://allowed.test/") // allowed: no event

@@ -322,12 +322,12 @@ func TestLoadPricesNamesTheProblem(t *testing.T) {
 // strings deeper down are not.
 func TestModelSniffer(t *testing.T) {
 	for body, want := range map[string]string{
-		`{"model":"claude-a","stream":true}`:                                            "claude-a",
+		`{"model":"claude-a","stream":true}`:                                               "claude-a",
 		`{"messages":[{"model":"decoy"}],"system":"\"model\":\"x\"","model" : "claude-b"}`: "claude-b",
-		`{"tools":{"model":{"type":"string"}},"max_tokens":5,"model":"claude-c"}`:        "claude-c",
-		`{"metadata":{"user_id":"u"}}`:                                                  "",
-		`{"model":"esc\"aped"}`:                                                         "",
-		`{"model":7}`:                                                                   "",
+		`{"tools":{"model":{"type":"string"}},"max_tokens":5,"model":"claude-c"}`:          "claude-c",
+		`{"metadata":{"user_id":"u"}}`:                                                     "",
+		`{"model":"esc\"aped"}`:                                                            "",
+		`{"model":7}`:                                                                      "",
 	} {
 		for _, chunk := range []int{1, 3, 1 << 10} {
 			s := newModelSniffer(io.NopCloser(strings.NewReader(body)))

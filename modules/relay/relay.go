@@ -51,7 +51,7 @@ type Relay struct {
 	rules    rules
 	prices   *Prices // nil without --model-prices
 	dataDir  string  // absolute
-	shimPath string // {dataDir}/bin/claudette-runner once prepared
+	shimPath string  // {dataDir}/bin/claudette-runner once prepared
 
 	// Test hooks for the egress proxy: how a host name is resolved and how a
 	// checked address is dialled. Production uses the system resolver and a
