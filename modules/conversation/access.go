@@ -53,10 +53,11 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string)
 	}
 	turn := t.rec.Turn
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Notify: t.notices.raise})
+		Notify: t.notices.raise, Meter: m.meterState(t)})
 	if err != nil {
 		return turnAccess{}, err
 	}
+	t.meter.attach(a)
 	t.rec.RelayToken = a.Token // durable before the sandbox starts: a restart re-opens the relay with it
 	if err := m.store.putTurn(t.rec); err != nil {
 		a.Close()
@@ -74,11 +75,12 @@ func (m *Manager) reopenAccess(ctx context.Context, t *turnState) func() {
 		return func() {}
 	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: t.notices.raise})
+		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: t.notices.raise, Meter: m.meterState(t)})
 	if err != nil {
 		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return func() {}
 	}
+	t.meter.attach(a)
 	return a.Close
 }
 

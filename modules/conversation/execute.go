@@ -183,6 +183,7 @@ func (m *Manager) turnTimeout(o Options) time.Duration {
 // send, then forgets the turn and remembers the session.
 func (m *Manager) finish(t *turnState, out outcome) {
 	turn := t.rec.Turn
+	m.meterFinish(t, &out)
 	resp := out.response(turn.RequestID)
 	items := m.pendingNotices(t)
 	seq := m.nextSeq(t, rpc.StateFinished)
