@@ -150,8 +150,8 @@ func (m *Manager) sessionFor(turn Turn, agentStateDir string) (session, error) {
 		}
 		return session{ID: rec.SessionID}, nil
 	}
-	id := uuid.NewString()
-	return session{ID: id}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, sessionRecord{SessionID: id})
+	rec.SessionID = uuid.NewString() // the rest of the record (the meter's total) stays
+	return session{ID: rec.SessionID}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, rec)
 }
 
 // transcriptExists reports whether the CLI wrote session id's transcript:
