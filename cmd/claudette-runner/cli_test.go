@@ -129,8 +129,13 @@ func TestValidateExitCodes(t *testing.T) {
 		}
 	}
 
+	prices := filepath.Join(t.TempDir(), "prices.json")
+	if err := os.WriteFile(prices, []byte(`{"claude-x":{"input":3,"output":"15","cacheCreation":3.75,"cacheRead":0.3}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ = runBinary(t, map[string]string{"CLAUDETTE_RUNNER_TOKEN": ""},
-		append([]string{"validate", "--max-concurrent", "0", "--sandbox-memory", "2x", "--electric-url", "ftp://x"}, dirs...)...)
+		append([]string{"validate", "--max-concurrent", "0", "--sandbox-memory", "2x", "--electric-url", "ftp://x",
+			"--model-prices", prices, "--sandbox-egress-allow", "github.com:443,x.com:0"}, dirs...)...)
 	if code != exitFailed {
 		t.Fatalf("bad config: exit %d", code)
 	}
@@ -139,6 +144,8 @@ func TestValidateExitCodes(t *testing.T) {
 		`--sandbox-memory / CLAUDETTE_SANDBOX_MEMORY / config key sandbox.memory: invalid size "2x"`,
 		"--electric-url / CLAUDETTE_ELECTRICSQL_URL / config key electricUrl: must be an http:// or https:// URL",
 		"CLAUDETTE_RUNNER_TOKEN / config key runnerToken: required for start",
+		`--model-prices / CLAUDETTE_MODEL_PRICES / config key modelPrices: model prices ` + prices + `: model "claude-x": field "output" must be`,
+		`--sandbox-egress-allow / CLAUDETTE_SANDBOX_EGRESS_ALLOW / config key sandbox.egressAllow: "x.com:0": the port must be`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)

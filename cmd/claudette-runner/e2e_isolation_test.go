@@ -109,7 +109,7 @@ func TestE2ESandboxIsolationAndNoKeyInside(t *testing.T) {
 	}()
 	_, port, _ := net.SplitHostPort(listener.Addr().String())
 
-	e := newE2E(t, "isolation", "--sandbox-egress-allow", hostname)
+	e := newE2E(t, "isolation", "--sandbox-egress-allow", hostname+":"+port) // the port too: the address check is what refuses it
 	targets := []string{"127.0.0.1:" + port, "172.17.0.1:" + port, "169.254.169.254:80"}
 	addrs, _ := net.InterfaceAddrs()
 	for _, a := range addrs {

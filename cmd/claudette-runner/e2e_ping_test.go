@@ -24,12 +24,16 @@ func TestE2EPingAndHeartbeats(t *testing.T) {
 		t.Fatalf("runner.ping = %s %v", pong.Result, pong.Error)
 	}
 	want := rpc.RunnerStatus{RunnerID: e.runnerID, Version: version.Version, Active: 1, Queued: 1, Capacity: 1}
+	if st.Tokens == nil || *st.Tokens != (rpc.TokenCounts{}) {
+		t.Errorf("runner.ping tokens = %+v, want zeros (the running turn made no model call)", st.Tokens)
+	}
+	st.Tokens = nil
 	if st != want {
 		t.Errorf("runner.ping = %+v, want %+v", st, want)
 	}
 	var fields map[string]json.RawMessage
 	_ = json.Unmarshal(pong.Result, &fields)
-	for _, k := range []string{"runnerId", "version", "active", "queued", "capacity"} {
+	for _, k := range []string{"runnerId", "version", "active", "queued", "capacity", "tokens"} {
 		if _, ok := fields[k]; !ok {
 			t.Errorf("runner.ping result lacks %q: %s", k, pong.Result)
 		}
@@ -39,7 +43,7 @@ func TestE2EPingAndHeartbeats(t *testing.T) {
 	e.orch.WaitFor(t, e2eWait, func(items []orchestratortest.Item) bool {
 		busy := 0
 		for _, it := range items {
-			if hb := it.Heartbeat; hb != nil && hb.RunnerID == e.runnerID && hb.Capacity == 1 && hb.Active == 1 && hb.Queued == 1 {
+			if hb := it.Heartbeat; hb != nil && hb.Tokens != nil && hb.RunnerID == e.runnerID && hb.Capacity == 1 && hb.Active == 1 && hb.Queued == 1 {
 				busy++
 			}
 		}

@@ -31,6 +31,11 @@ func validateCommand() *command {
 func runValidate(inv *invocation) int {
 	cfg, problems := inv.loadConfig()
 	problems = append(problems, cfg.Validate()...)
+	if cfg.Meter.ModelPrices != "" {
+		if _, err := relay.LoadPrices(cfg.Meter.ModelPrices); err != nil {
+			problems = append(problems, config.ProblemOf("modelPrices", "%v", err))
+		}
+	}
 	fmt.Fprintf(inv.stdout, "%s\n\nEffective configuration:\n%s\n", version.String(), cfg)
 	problems = append(problems, checkEngine(inv.stdout, cfg)...)
 	if len(problems) == 0 {

@@ -117,7 +117,7 @@ var settings = []setting{
 	{flag: "sandbox-network", env: "CLAUDETTE_SANDBOX_NETWORK", key: "sandbox.network", group: groupSandbox, arg: "MODE",
 		usage: "isolated (only the model relay) or open", bind: func(c *Config) value { return stringValue(&c.Sandbox.Network) }},
 	{flag: "sandbox-egress-allow", env: "CLAUDETTE_SANDBOX_EGRESS_ALLOW", key: "sandbox.egressAllow", group: groupSandbox, arg: "LIST",
-		usage: "hosts an isolated sandbox may reach through the proxy (host or *.suffix)", bind: func(c *Config) value { return listValue(&c.Sandbox.EgressAllow) }},
+		usage: "hosts an isolated sandbox may reach through the proxy: host or *.suffix, with an optional :port (without one, 443 and 80 only)", bind: func(c *Config) value { return listValue(&c.Sandbox.EgressAllow) }},
 	{flag: "sandbox-disk", env: "CLAUDETTE_SANDBOX_DISK", key: "sandbox.disk", group: groupSandbox, arg: "SIZE",
 		usage: "disk of one workspace (checkout + agent state); 0 = none", bind: func(c *Config) value { return sizeValue(&c.Sandbox.Disk) }},
 	{flag: "min-free-disk", env: "CLAUDETTE_MIN_FREE_DISK", key: "minFreeDisk", group: groupSandbox, arg: "SIZE",

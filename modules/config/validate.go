@@ -71,8 +71,8 @@ func (c *Config) validate(remote bool) Problems {
 		v.fail("sandbox.user", "%v", err)
 	}
 	for _, rule := range c.Sandbox.EgressAllow {
-		if !hostRule.MatchString(rule) {
-			v.fail("sandbox.egressAllow", "%q is not a host name or *.suffix", rule)
+		if err := checkEgressRule(rule); err != nil {
+			v.fail("sandbox.egressAllow", "%v", err)
 		}
 	}
 	for _, pat := range c.Git.PushBranches {

@@ -68,6 +68,8 @@ func TestValidationErrors(t *testing.T) {
 		"user format":             {func(c *Config) { c.Sandbox.User = "claude" }, []string{"--sandbox-user", "numeric uid:gid"}},
 		"empty image":             {func(c *Config) { c.Sandbox.Image = " " }, []string{"--sandbox-image", "must not be empty"}},
 		"egress rule":             {func(c *Config) { c.Sandbox.EgressAllow = []string{"http://x"} }, []string{"--sandbox-egress-allow", "not a host name"}},
+		"egress rule port":        {func(c *Config) { c.Sandbox.EgressAllow = []string{"github.com:443", "x.com:0"} }, []string{"--sandbox-egress-allow", `"x.com:0": the port`}},
+		"egress rule port name":   {func(c *Config) { c.Sandbox.EgressAllow = []string{"*.npmjs.org", "x.com:ssh"} }, []string{"--sandbox-egress-allow", "1 to 65535"}},
 		"git tokens":              {func(c *Config) { c.Git.Tokens = "github.com" }, []string{"CLAUDETTE_GIT_TOKENS", "host=token"}},
 		"journal entries":         {func(c *Config) { c.Intake.JournalMaxEntries = 0 }, []string{"--journal-max-entries", "at least 1"}},
 		"outbox size":             {func(c *Config) { c.Outbox.MaxSize = 1024 }, []string{"--outbox-max-size", "at least 1m"}},

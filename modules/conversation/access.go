@@ -45,10 +45,11 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string)
 	}
 	turn := t.rec.Turn
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Notify: notifyGit(t)})
+		Notify: notifyGit(t), Meter: m.meterState(t)})
 	if err != nil {
 		return turnAccess{}, err
 	}
+	t.meter.attach(a)
 	t.rec.RelayToken = a.Token // durable before the sandbox starts: a restart re-opens the relay with it
 	if err := m.store.putTurn(t.rec); err != nil {
 		a.Close()
@@ -66,10 +67,11 @@ func (m *Manager) reopenAccess(ctx context.Context, t *turnState) func() {
 		return func() {}
 	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: notifyGit(t)})
+		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: notifyGit(t), Meter: m.meterState(t)})
 	if err != nil {
 		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return func() {}
 	}
+	t.meter.attach(a)
 	return a.Close
 }

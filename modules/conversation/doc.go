@@ -15,6 +15,9 @@
 //
 // It remembers each conversation's Claude session (so later turns --resume it)
 // and every unfinished turn (so a restarted runner re-attaches to its running
-// sandboxes and loses no turn). It must not read Electric or speak HTTP: it
+// sandboxes and loses no turn), with the relay's count of the turn's model use
+// and the conversation's running total (meter.go: the result's `relay`, the
+// budgets across turns and restarts; a turn whose budget is spent ends
+// "budget: …"). It must not read Electric or speak HTTP: it
 // gets turns from the handler and hands everything it produces to a Sink.
 package conversation

@@ -150,8 +150,8 @@ func (m *Manager) sessionFor(turn Turn, agentStateDir string) (session, error) {
 		}
 		return session{ID: rec.SessionID}, nil
 	}
-	id := uuid.NewString()
-	return session{ID: id}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, sessionRecord{SessionID: id})
+	rec.SessionID = uuid.NewString() // the rest of the record (the meter's total) stays
+	return session{ID: rec.SessionID}, m.store.putSession(turn.WorkspaceID, turn.ConversationID, rec)
 }
 
 // transcriptExists reports whether the CLI wrote session id's transcript:
@@ -183,6 +183,7 @@ func (m *Manager) turnTimeout(o Options) time.Duration {
 // send, then forgets the turn and remembers the session.
 func (m *Manager) finish(t *turnState, out outcome) {
 	turn := t.rec.Turn
+	m.meterFinish(t, &out)
 	resp := out.response(turn.RequestID)
 	items := m.pendingNotices(t)
 	seq := m.nextSeq(t, rpc.StateFinished)

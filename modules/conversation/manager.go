@@ -151,7 +151,7 @@ func (m *Manager) Status() rpc.RunnerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return rpc.RunnerStatus{RunnerID: m.cfg.RunnerID, Version: version.Version,
-		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent}
+		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent, Tokens: m.runningTokens()}
 }
 
 func (m *Manager) stopAll(cause stopCause, reason string) {

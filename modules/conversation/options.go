@@ -16,6 +16,10 @@ type Options struct {
 	MaxTurns           int      `json:"maxTurns,omitempty"`
 	AppendSystemPrompt string   `json:"appendSystemPrompt,omitempty"`
 	TimeoutSeconds     int      `json:"timeoutSeconds,omitempty"`
+	// MaxTokens and MaxUSD bound the turn's model use (CONTRACT section 7),
+	// never above the operator's budgets (the handler checks).
+	MaxTokens *int64   `json:"maxTokens,omitempty"`
+	MaxUSD    *float64 `json:"maxUsd,omitempty"`
 }
 
 // DefaultPermissionMode lets the agent act without prompts: the sandbox is the
@@ -80,6 +84,12 @@ func (o Options) Validate() error {
 	}
 	if strings.ContainsRune(o.AppendSystemPrompt, 0) {
 		return fieldErr("options.appendSystemPrompt", "must not contain NUL")
+	}
+	if o.MaxTokens != nil && *o.MaxTokens < 1 {
+		return fieldErr("options.maxTokens", "must be a positive integer")
+	}
+	if o.MaxUSD != nil && !(*o.MaxUSD > 0) {
+		return fieldErr("options.maxUsd", "must be a positive number of USD")
 	}
 	if o.TimeoutSeconds < 0 {
 		return fieldErr("options.timeoutSeconds", "must be a positive number of seconds")

@@ -83,6 +83,8 @@ func (o outcome) response(id json.RawMessage) rpc.Response {
 	switch {
 	case o.cause == causeShutdown:
 		return fail(rpc.CodeShuttingDown, rpc.StatusFailed, "runner shutting down: "+stopped)
+	case o.cause == causeBudget:
+		return fail(rpc.CodeAgentFailed, rpc.StatusFailed, budgetReason(o.status.CancelReason))
 	case o.cause == causeCancelled || o.status.Kind == sandbox.Cancelled:
 		return fail(rpc.CodeCancelled, rpc.StatusCancelled, "turn cancelled: "+stopped)
 	case o.status.Kind == sandbox.TimedOut:

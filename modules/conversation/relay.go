@@ -46,6 +46,7 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 			items = append(items, m.event(t, tracker, l.Line))
 		}
 		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
+		m.recordUsage(t)
 		if err := m.store.putTurn(t.rec); err != nil {
 			m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
 		}
@@ -57,6 +58,7 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 		m.metrics.events.Add(float64(len(items)))
 		t.rec.Lines, t.rec.LinesSeq = tracker.lines, t.rec.Seq
 	}
+	m.recordUsage(t)
 	if err := m.store.putTurn(t.rec); err != nil {
 		m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
 	}

@@ -140,6 +140,7 @@ func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error
 	if err := m.ws.Delete(ctx, workspaceID, m.sb); err != nil {
 		return err
 	}
+	m.forgetMeter(workspaceID)
 	return m.store.deleteSessions(workspaceID)
 }
 

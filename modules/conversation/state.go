@@ -11,7 +11,8 @@ import (
 type turnState struct {
 	rec     *turnRecord
 	done    chan struct{}
-	notices notices // runner events raised during the turn
+	notices notices   // runner events raised during the turn
+	meter   turnMeter // the relay's count of the turn (meter.go)
 
 	mu     stdsync.Mutex
 	cancel context.CancelFunc // cancels preparation

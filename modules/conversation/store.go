@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -26,20 +27,23 @@ type sessionRecord struct {
 	// Established: the CLI announced the session (system/init), so its transcript
 	// exists and later turns --resume it. Until then the id is offered again with --session-id.
 	Established bool `json:"established"`
+	// Meter is the conversation's model use so far, for its budget (meter.go).
+	Meter *conversationSpend `json:"meter,omitempty"`
 }
 
 // turnRecord is an unfinished turn: the message, and how far it got.
 type turnRecord struct {
-	Turn        Turn      `json:"turn"`
-	State       string    `json:"state"`
-	Seq         int64     `json:"seq"`      // the last seq given to an item
-	MaxSeq      int64     `json:"maxSeq"`   // the highest seq ever handed (or about to be handed) to the sink
-	Lines       int64     `json:"lines"`    // stdout lines relayed (durable in the sink)
-	LinesSeq    int64     `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
-	ContainerID string    `json:"containerId,omitempty"`
-	SessionID   string    `json:"sessionId,omitempty"`
-	StartedAt   time.Time `json:"startedAt"`
-	RelayToken  string    `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
+	Turn        Turn         `json:"turn"`
+	State       string       `json:"state"`
+	Seq         int64        `json:"seq"`      // the last seq given to an item
+	MaxSeq      int64        `json:"maxSeq"`   // the highest seq ever handed (or about to be handed) to the sink
+	Lines       int64        `json:"lines"`    // stdout lines relayed (durable in the sink)
+	LinesSeq    int64        `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
+	ContainerID string       `json:"containerId,omitempty"`
+	SessionID   string       `json:"sessionId,omitempty"`
+	StartedAt   time.Time    `json:"startedAt"`
+	RelayToken  string       `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
+	Usage       *relay.Usage `json:"usage,omitempty"`      // the relay's count so far (meter.go)
 }
 
 func openStore(dataDir string) (*store, error) {

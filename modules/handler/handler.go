@@ -55,6 +55,10 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			h.fail(ctx, m, err)
 			return
 		}
+		if err := checkBudgets(turn.Options, h.cfg.Meter); err != nil {
+			h.fail(ctx, m, err)
+			return
+		}
 		if m.WorkspaceID != "" && m.WorkspaceID != turn.WorkspaceID {
 			h.fail(ctx, m, invalid("workspaceId", "does not match the row's workspace_id"))
 			return

@@ -172,7 +172,7 @@ func TestUnknownOptionListsTheKnownOnes(t *testing.T) {
 	if e == nil || fieldOf(t, e) != "options.disallowedTool" {
 		t.Fatalf("decodeOptions = %+v, want an error naming options.disallowedTool", e)
 	}
-	const want = "known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds)"
+	const want = "known: model, permissionMode, allowedTools, disallowedTools, maxTurns, appendSystemPrompt, timeoutSeconds, maxTokens, maxUsd)"
 	if !strings.HasSuffix(e.Message, want) {
 		t.Errorf("message %q does not end with %q", e.Message, want)
 	}

@@ -15,13 +15,28 @@
 //     base URL (default the public API) and streams the SSE response through,
 //     flushing every write. Only the endpoints a turn needs are relayed
 //     (messages, token counts, models): nothing that outlives the turn on the
-//     real key, such as message batches or files. It counts requests and
-//     model tokens per conversation.
+//     real key, such as message batches or files. It is the turn's meter
+//     (meter.go, usage.go): it reads the usage of every Messages answer as it
+//     passes (message_start and message_delta of a stream, the usage of a
+//     JSON body), per model id, never holding a stream back; a refused or
+//     cut request counts with no tokens (its model from the request's
+//     top-level "model", sniff.go). Access.Usage is the turn's count (the
+//     result's `relay`, with costUsd from the operator's prices, prices.go).
+//     Budgets (budget tokens: input + output + cache creation; dollars with
+//     prices) per turn and per conversation: once one is reached the next
+//     request is answered 429 in the API's error shape, a budget_exhausted
+//     runner event is raised once and Turn.Meter.Stop ends the turn. The
+//     counts before the turn (a re-opened turn's, the conversation's) come
+//     from the caller, who persists them. Metrics per conversation, model
+//     and kind, dropped with the workspace (ForgetWorkspace) or an hour
+//     after the conversation's last turn.
 //   - egress.sock, only when sandbox.egressAllow has rules: an HTTP CONNECT
-//     and absolute-URI proxy that lets through exact and *.suffix host names,
+//     and absolute-URI proxy that lets through exact and *.suffix host names
+//     on the rule's port (443 and 80 when it names none),
 //     resolves them in the runner and dials only the checked address, never a
 //     private, loopback, link-local, CGNAT, multicast, reserved or
-//     unspecified one (IPv4 and IPv6).
+//     unspecified one (IPv4 and IPv6). Every refusal is an egress_refused
+//     runner event {host, port, reason}, once per host and reason per turn.
 //   - git.sock, only when the turn names a repository (Turn.Git): the git
 //     relay (git.go). It serves smart HTTP of that one repository under
 //     /origin.git (info/refs of git-upload-pack or git-receive-pack and their

@@ -34,10 +34,11 @@ type egress struct {
 	mu      sync.Mutex
 	tunnels map[net.Conn]struct{} // both ends of every open tunnel
 	closed  bool
+	refused map[refusedKey]int // refusals so far by host and reason (egress_refused.go)
 }
 
 func (r *Relay) newEgress(t *turnRelay) *egress {
-	e := &egress{r: r, turn: t, tunnels: map[net.Conn]struct{}{}}
+	e := &egress{r: r, turn: t, tunnels: map[net.Conn]struct{}{}, refused: map[refusedKey]int{}}
 	e.tr = &http.Transport{DialContext: e.dialChecked, Proxy: nil, MaxIdleConnsPerHost: 4,
 		IdleConnTimeout: 60 * time.Second, ResponseHeaderTimeout: 2 * time.Minute, ForceAttemptHTTP2: false}
 	e.plain = &httputil.ReverseProxy{
@@ -67,8 +68,12 @@ func (e *egress) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	// Only fails fast: dialChecked checks the host again for every dial.
-	if !e.r.rules.allows(req.URL.Hostname()) {
-		e.refuseOrFail(w, req.URL.Host, fmt.Errorf("%w: host %s is not allowed", errRefused, req.URL.Hostname()))
+	port := req.URL.Port()
+	if port == "" {
+		port = "80"
+	}
+	if err := e.r.rules.refusal(req.URL.Hostname(), port); err != nil {
+		e.refuseOrFail(w, req.URL.Host, err)
 		return
 	}
 	e.plain.ServeHTTP(w, req)
@@ -126,10 +131,10 @@ func (e *egress) tunnel(w http.ResponseWriter, req *http.Request) {
 func (e *egress) dialChecked(ctx context.Context, network, hostport string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad address %q", errRefused, hostport)
+		return nil, &refusal{reason: reasonBadRequest, host: hostport, msg: fmt.Sprintf("bad address %q", hostport)}
 	}
-	if !e.r.rules.allows(host) {
-		return nil, fmt.Errorf("%w: host %s is not allowed", errRefused, host)
+	if err := e.r.rules.refusal(host, port); err != nil {
+		return nil, err
 	}
 	var addrs []netip.Addr
 	if a, perr := netip.ParseAddr(host); perr == nil {
@@ -142,7 +147,7 @@ func (e *egress) dialChecked(ctx context.Context, network, hostport string) (net
 	}
 	for _, a := range addrs {
 		if !publicAddr(a) {
-			return nil, fmt.Errorf("%w: %s resolves to %s", errPrivate, host, a)
+			return nil, &refusal{reason: reasonPrivateAddress, host: host, port: port, msg: fmt.Sprintf("%s resolves to %s", host, a)}
 		}
 	}
 	var last error
@@ -168,6 +173,7 @@ func (e *egress) refuseOrFail(w http.ResponseWriter, target string, err error) {
 		}
 		e.r.metrics.egress.WithLabelValues(decision).Inc()
 		log.Info("egress refused", zap.String("decision", decision), zap.Error(err))
+		e.report(target, err)
 		http.Error(w, "egress proxy: "+err.Error(), http.StatusForbidden)
 	default:
 		e.r.metrics.egress.WithLabelValues(egressFailed).Inc()

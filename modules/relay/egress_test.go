@@ -138,7 +138,8 @@ func TestEgressAllowlist(t *testing.T) {
 		"allowed name, private IP":  {"https://private.test/", 0, "Forbidden", false},
 		"private IP, plain":         {"http://private.test/", 403, "resolves to 10.1.2.3", false},
 		"allowed name, metadata IP": {"http://metadata.test/latest/meta-data/", 403, "169.254.169.254", false},
-		"localhost, real resolver":  {"http://localhost:9/", 403, "resolves to", false},
+		"localhost, real resolver":  {"http://localhost/", 403, "resolves to", false},
+		"allowed host, other port":  {"http://allowed.test:8080/", 403, "port 8080", false},
 		"IP literal not in list":    {"http://10.0.0.1/", 403, "not allowed", false},
 	}
 	for name, tc := range cases {
@@ -160,7 +161,7 @@ func TestEgressAllowlist(t *testing.T) {
 	}
 	m := f.r.metrics.egress
 	if testutil.ToFloat64(m.WithLabelValues(egressAllowed)) != 3 || testutil.ToFloat64(m.WithLabelValues(egressDeniedAddress)) != 4 ||
-		testutil.ToFloat64(m.WithLabelValues(egressDeniedHost)) != 4 {
+		testutil.ToFloat64(m.WithLabelValues(egressDeniedHost)) != 5 {
 		t.Errorf("egress decisions: allowed %v, denied address %v, denied host %v", testutil.ToFloat64(m.WithLabelValues(egressAllowed)),
 			testutil.ToFloat64(m.WithLabelValues(egressDeniedAddress)), testutil.ToFloat64(m.WithLabelValues(egressDeniedHost)))
 	}

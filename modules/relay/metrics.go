@@ -21,7 +21,10 @@ type convKey struct{ workspace, conversation string }
 
 type metrics struct {
 	requests       *prometheus.CounterVec // workspace_id, conversation_id
-	tokens         *prometheus.CounterVec // workspace_id, conversation_id, kind
+	tokens         *prometheus.CounterVec // workspace_id, conversation_id, model, kind
+	cost           *prometheus.CounterVec // workspace_id, conversation_id (only with prices)
+	budgetRefused  prometheus.Counter
+	models         *modelLabels
 	refused        prometheus.Counter
 	upstreamErrors prometheus.Counter
 	egress         *prometheus.CounterVec // decision
@@ -48,8 +51,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_model_requests_total",
 			Help: "Model API requests relayed, per conversation (series dropped an hour after its last turn)."}, conv),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_model_tokens_total",
-			Help: "Model tokens of streamed responses (kind input or output), per conversation (series dropped an hour after its last turn)."},
-			append(conv, "kind")),
+			Help: "Model tokens the upstream reported, per conversation, model and kind (input, output, cache_creation, cache_read); series dropped with the workspace or an hour after the conversation's last turn."},
+			append(conv, "model", "kind")),
+		cost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "claudette_relay_model_cost_usd_total",
+			Help: "Model cost in USD from --model-prices, per conversation; series dropped with the workspace or an hour after the conversation's last turn."}, conv),
+		budgetRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_budget_refused_total",
+			Help: "Model requests refused (429) because a turn or conversation budget was spent."}),
+		models: newModelLabels(),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_refused_total",
 			Help: "Model requests refused: a missing, wrong or expired turn token, or an endpoint a turn does not need."}),
 		upstreamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_relay_model_upstream_errors_total",
@@ -74,22 +82,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.tokens, m.refused, m.upstreamErrors, m.egress, m.open,
+	for _, c := range []prometheus.Collector{m.requests, m.tokens, m.cost, m.budgetRefused, m.refused, m.upstreamErrors, m.egress, m.open,
 		m.gitRequests, m.gitBytes, m.gitPushes, m.gitPushRefused, m.gitUpstreamErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
-}
-
-func (m *metrics) countUsage(c convKey, u usage) {
-	if u.input > 0 {
-		m.tokens.WithLabelValues(c.workspace, c.conversation, "input").Add(float64(u.input))
-	}
-	if u.output > 0 {
-		m.tokens.WithLabelValues(c.workspace, c.conversation, "output").Add(float64(u.output))
-	}
 }
 
 // retireSeries deletes the series of conversations with no open turn whose
@@ -107,8 +106,7 @@ func (r *Relay) retireSeries(now time.Time) {
 		}
 		delete(r.seen, c)
 		labels := prometheus.Labels{"workspace_id": c.workspace, "conversation_id": c.conversation}
-		r.metrics.requests.DeletePartialMatch(labels)
-		r.metrics.tokens.DeletePartialMatch(labels)
+		r.metrics.forget(c, labels)
 	}
 }
 

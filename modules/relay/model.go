@@ -49,12 +49,11 @@ func (r *Relay) modelHandler(t *turnRelay) http.Handler {
 		Transport:     upstreamTransport,
 		FlushInterval: -1, // every write reaches the sandbox at once
 		ModifyResponse: func(resp *http.Response) error {
-			if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-				resp.Body = newUsageReader(resp.Body, func(u usage) { r.metrics.countUsage(t.conv, u) })
-			}
+			meterResponse(resp)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			meterFailure(req)
 			if errors.Is(err, req.Context().Err()) {
 				return // the sandbox went away, or the turn ended
 			}
@@ -76,8 +75,17 @@ func (r *Relay) modelHandler(t *turnRelay) http.Handler {
 			writeAPIError(w, http.StatusForbidden, "permission_error", "model relay: only the Messages and Models endpoints are relayed")
 			return
 		}
+		if metered(req) {
+			if ex, first := t.meter.check(); ex != nil {
+				t.meter.refuse(w, ex, first)
+				return
+			}
+		}
 		r.metrics.requests.WithLabelValues(t.conv.workspace, t.conv.conversation).Inc()
 		req.Body = http.MaxBytesReader(w, req.Body, maxRequestBody)
+		if metered(req) {
+			req = t.meter.track(req)
+		}
 		proxy.ServeHTTP(w, req)
 	})
 }

@@ -180,7 +180,7 @@ func TestModelRelayCountsPerConversation(t *testing.T) {
 	if got := testutil.ToFloat64(m.requests.WithLabelValues("ws-1", "c-1")); got != 2 {
 		t.Errorf("requests = %v, want 2", got)
 	}
-	if in, out := testutil.ToFloat64(m.tokens.WithLabelValues("ws-1", "c-1", "input")), testutil.ToFloat64(m.tokens.WithLabelValues("ws-1", "c-1", "output")); in != 50 || out != 34 {
+	if in, out := testutil.ToFloat64(m.tokens.WithLabelValues("ws-1", "c-1", "claude-test", "input")), testutil.ToFloat64(m.tokens.WithLabelValues("ws-1", "c-1", "claude-test", "output")); in != 50 || out != 34 {
 		t.Errorf("tokens input %v output %v, want 50 and 34", in, out)
 	}
 	if got := testutil.ToFloat64(m.open); got != 1 {

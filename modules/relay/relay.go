@@ -54,8 +54,9 @@ type Relay struct {
 	binary   string
 	upstream *url.URL
 	rules    rules
-	dataDir  string // absolute
-	shimPath string // {dataDir}/bin/claudette-runner once prepared
+	prices   *Prices // nil without --model-prices
+	dataDir  string  // absolute
+	shimPath string  // {dataDir}/bin/claudette-runner once prepared
 
 	gitTokens    map[string]string // host -> credential (CLAUDETTE_GIT_TOKENS)
 	gitTransport http.RoundTripper
@@ -87,6 +88,9 @@ type Turn struct {
 	// Notify adds a runner event (rpc.RunnerEvent) to the turn's stream; it
 	// must not block. Nil: events are dropped.
 	Notify func(ev json.RawMessage)
+	// Meter is the turn's count so far, its conversation's and its budgets
+	// (meter.go).
+	Meter MeterState
 }
 
 // notify raises a runner event of the turn, when someone listens.
@@ -128,11 +132,17 @@ func New(p Params) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay: git tokens: %w", err)
 	}
+	var prices *Prices
+	if p.Config.Meter.ModelPrices != "" {
+		if prices, err = LoadPrices(p.Config.Meter.ModelPrices); err != nil {
+			return nil, fmt.Errorf("relay: %w", err)
+		}
+	}
 	met, err := newMetrics(p.Registerer)
 	if err != nil {
 		return nil, err
 	}
-	r := &Relay{cfg: p.Config, log: log, metrics: met, docker: p.Docker, binary: p.Binary, upstream: up, rules: rs,
+	r := &Relay{cfg: p.Config, log: log, metrics: met, docker: p.Docker, binary: p.Binary, upstream: up, rules: rs, prices: prices,
 		dataDir: dataDir, turns: map[string]*turnRelay{}, seen: map[convKey]time.Time{}, orphans: map[string]time.Time{},
 		setupErr: errors.New("the model relay is not started"), gitTokens: tokens, gitTransport: newGitTransport(p.GitTLS)}
 	if p.Health != nil {

@@ -2,11 +2,13 @@ package relay
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 )
 
 func TestRules(t *testing.T) {
-	rs, err := parseRules([]string{"github.com", "*.npmjs.org", "Registry.Example.COM."})
+	rs, err := parseRules([]string{"github.com", "*.npmjs.org", "Registry.Example.COM.", "ssh.example.org:22", "*.git.example.net:8443"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -15,16 +17,29 @@ func TestRules(t *testing.T) {
 		"registry.npmjs.org": true, "a.b.npmjs.org": true, "npmjs.org": false, "npmjs.org.evil.com": false, "xnpmjs.org": false,
 		"registry.example.com": true, "": false, "10.0.0.1": false,
 	} {
-		if got := rs.allows(host); got != want {
+		if got := rs.allows(host, 443); got != want {
 			t.Errorf("allows(%q) = %v, want %v", host, got, want)
 		}
 	}
-	for _, bad := range []string{"*", "a.*.com", "http://x.com", "x.com:443", "*x.com"} {
+	for hostport, want := range map[string]string{
+		"github.com:80": "", "github.com:443": "", "github.com:22": reasonPortNotAllowed, "github.com:8080": reasonPortNotAllowed,
+		"registry.npmjs.org:80": "", "registry.npmjs.org:22": reasonPortNotAllowed,
+		"ssh.example.org:22": "", "ssh.example.org:443": reasonPortNotAllowed, "ssh.example.org:80": reasonPortNotAllowed,
+		"a.git.example.net:8443": "", "a.git.example.net:443": reasonPortNotAllowed, "git.example.net:8443": reasonHostNotAllowed,
+		"example.com:443": reasonHostNotAllowed,
+	} {
+		host, port, _ := strings.Cut(hostport, ":")
+		p, _ := strconv.Atoi(port)
+		if got := rs.check(host, p); got != want {
+			t.Errorf("check(%s) = %q, want %q", hostport, got, want)
+		}
+	}
+	for _, bad := range []string{"*", "a.*.com", "http://x.com", "x.com:0", "x.com:65536", "x.com:ssh", "x.com:", "*x.com", "x.com:22:22", "[::1]:443", "user@x.com"} {
 		if _, err := parseRules([]string{bad}); err == nil {
 			t.Errorf("rule %q accepted", bad)
 		}
 	}
-	if rs, _ := parseRules(nil); !rs.empty() || rs.allows("github.com") {
+	if rs, _ := parseRules(nil); !rs.empty() || rs.allows("github.com", 443) {
 		t.Error("no rules allow something")
 	}
 }

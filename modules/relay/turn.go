@@ -98,6 +98,7 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 		return nil, fmt.Errorf("model relay: turn %s is already open", t.MessageID)
 	}
 	tr := &turnRelay{r: r, turn: t, token: token, conv: convKey{t.WorkspaceID, t.ConversationID}}
+	tr.meter = r.newMeter(tr, t.Meter)
 	r.turns[t.MessageID] = tr
 	delete(r.orphans, turnDirName(t.MessageID))
 	r.metrics.open.Inc() // until shutdown
@@ -168,6 +169,7 @@ type turnRelay struct {
 	model  *http.Server
 	egress *egress
 	git    *gitRelay
+	meter  *meter
 
 	once sync.Once
 }

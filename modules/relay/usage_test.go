@@ -17,7 +17,7 @@ func TestUsageReader(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var got []usage
-			ur := newUsageReader(io.NopCloser(r), func(u usage) { got = append(got, u) })
+			ur := newUsageReader(io.NopCloser(r), true, func(u usage) { got = append(got, u) })
 			out, err := io.ReadAll(ur)
 			if err != nil {
 				t.Fatal(err)
@@ -26,7 +26,7 @@ func TestUsageReader(t *testing.T) {
 			if string(out) != stream {
 				t.Error("the body changed on the way")
 			}
-			if len(got) != 1 || got[0] != (usage{input: 25, output: 17}) {
+			if len(got) != 1 || got[0] != (usage{model: "claude-test", input: 25, output: 17}) {
 				t.Errorf("usage reports %+v, want one {25 17}", got)
 			}
 		})

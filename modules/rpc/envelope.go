@@ -78,6 +78,8 @@ type RunnerStatus struct {
 	Active   int    `json:"active"`
 	Queued   int    `json:"queued"`
 	Capacity int    `json:"capacity"`
+	// Tokens is the running turns' model use so far, as the relay counted it.
+	Tokens *TokenCounts `json:"tokens,omitempty"`
 }
 
 var null = json.RawMessage("null")

@@ -76,7 +76,7 @@ func init() {
 		"sleep": probeSleep, "alloc": probeAlloc, "fork": probeFork, "spin": probeSpin, "filltmp": probeFillTmp,
 		"hugeline": probeHugeLine, "flood": probeFlood, "events": probeEvents, "deltas": probeDeltas,
 		"report": probeReport, "sh": probeSh,
-		"connect": probeConnect, "resolve": probeResolve, "http": probeHTTP, "model": probeModel,
+		"connect": probeConnect, "resolve": probeResolve, "http": probeHTTP, "model": probeModel, "messages": probeMessages,
 	}
 }
 
