@@ -34,7 +34,7 @@ func TestTurnBudgetOptions(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := sendParams{WorkspaceID: "ws-1", ConversationID: "c-1", Prompt: "hi",
 				Repository: &workspace.Repository{URL: "https://example.com/r.git"}, Options: json.RawMessage(tc.options)}
-			turn, rerr := p.turn(true)
+			turn, rerr := p.turn(config.GitConfig{AllowHTTP: true})
 			if rerr == nil {
 				rerr = checkBudgets(turn.Options, tc.meter)
 			}
