@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/claudette-dev/claudette-runner/modules/relay"
+	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 	"go.uber.org/zap"
 )
@@ -38,14 +39,17 @@ func (a turnAccess) command(cmd []string) []string {
 // Without a gate (a manager built by hand, e.g. in tests) the sandbox gets no
 // network and no model access. (The git metadata is protected by the git
 // dir's mounts: git.go.)
-func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string) (turnAccess, error) {
+func (m *Manager) openAccess(ctx context.Context, t *turnState, co workspace.Checkout) (turnAccess, error) {
 	if m.gate == nil {
 		m.log.Warn("no model relay: the sandbox runs without model access", zap.String("message_id", t.rec.Turn.MessageID))
 		return turnAccess{network: sandbox.NetworkNone, close: func() {}}, nil
 	}
 	turn := t.rec.Turn
+	if co.GitDir != "" {
+		t.rec.Origin = co.Repository.URL // durable with the token below
+	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Notify: notifyGit(t), Meter: m.meterState(t)})
+		Git: gitRemote(t), Notify: notifyGit(t), Meter: m.meterState(t)})
 	if err != nil {
 		return turnAccess{}, err
 	}
@@ -67,7 +71,7 @@ func (m *Manager) reopenAccess(ctx context.Context, t *turnState) func() {
 		return func() {}
 	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Notify: notifyGit(t), Meter: m.meterState(t)})
+		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Git: gitRemote(t), Notify: notifyGit(t), Meter: m.meterState(t)})
 	if err != nil {
 		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return func() {}

@@ -74,7 +74,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeAgentFailed, "session store: %v", err))
 	}
-	access, err := m.openAccess(ctx, t, co.Dir)
+	access, err := m.openAccess(ctx, t, co)
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -103,7 +104,7 @@ func gitEnv(author string) []string {
 // when the workspace has no checkout or cannot be read.
 func (m *Manager) afterTurn(t *turnState, out outcome) outcome {
 	turn := t.rec.Turn
-	pushed := takePush(turn.MessageID)
+	pushed := t.pushed.take()
 	g, ok := m.ws.(gitWorkspaces)
 	if !ok {
 		return out
@@ -158,30 +159,47 @@ func (m *Manager) pushAlways(ctx context.Context, t *turnState, g gitWorkspaces,
 	return p
 }
 
-// turnPushes holds each running turn's last successful push through the
-// git relay, by message id, seen in the git_push events the relay raises.
-// (In memory: a turn re-attached after a restart reports only the pushes
-// made since.)
-var turnPushes stdsync.Map
+// gitRemote is what the turn's git relay serves: the workspace's recorded
+// origin, pushes only to the conversation's branch; nil without a checkout.
+func gitRemote(t *turnState) *relay.GitRemote {
+	if t.rec.Origin == "" {
+		return nil
+	}
+	return &relay.GitRemote{URL: t.rec.Origin, Branch: turnBranch(t.rec.Turn)}
+}
+
+// lastPush is a turn's last successful push through the git relay, seen in
+// the git_push events the relay raises. (In memory: a turn re-attached after
+// a restart reports only the pushes made since.)
+type lastPush struct {
+	mu  stdsync.Mutex
+	ref *workspace.PushedRef
+}
+
+func (p *lastPush) set(ref *workspace.PushedRef) {
+	p.mu.Lock()
+	p.ref = ref
+	p.mu.Unlock()
+}
+
+func (p *lastPush) take() *workspace.PushedRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ref := p.ref
+	p.ref = nil
+	return ref
+}
 
 // notifyGit is a turn's Notify for its relays: every runner event joins the
 // turn's stream, and a git_push is remembered for the report's pushed.
 func notifyGit(t *turnState) func(json.RawMessage) {
-	id := t.rec.Turn.MessageID
 	return func(ev json.RawMessage) {
 		var e struct {
 			Type, Subtype, Ref, New string
 		}
 		if json.Unmarshal(ev, &e) == nil && e.Type == rpc.EventTypeRunner && e.Subtype == rpc.RunnerGitPush && e.Ref != "" && e.New != "" {
-			turnPushes.Store(id, &workspace.PushedRef{Ref: e.Ref, SHA: e.New})
+			t.pushed.set(&workspace.PushedRef{Ref: e.Ref, SHA: e.New})
 		}
 		t.notices.raise(ev)
 	}
-}
-
-func takePush(messageID string) *workspace.PushedRef {
-	if v, ok := turnPushes.LoadAndDelete(messageID); ok {
-		return v.(*workspace.PushedRef)
-	}
-	return nil
 }

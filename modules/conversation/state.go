@@ -13,6 +13,7 @@ type turnState struct {
 	done    chan struct{}
 	notices notices   // runner events raised during the turn
 	meter   turnMeter // the relay's count of the turn (meter.go)
+	pushed  lastPush  // the turn's last push through the git relay (git.go)
 
 	mu     stdsync.Mutex
 	cancel context.CancelFunc // cancels preparation

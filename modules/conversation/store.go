@@ -43,6 +43,7 @@ type turnRecord struct {
 	SessionID   string       `json:"sessionId,omitempty"`
 	StartedAt   time.Time    `json:"startedAt"`
 	RelayToken  string       `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
+	Origin      string       `json:"origin,omitempty"`     // the workspace's recorded origin the git relay serves, to re-open it after a restart
 	Usage       *relay.Usage `json:"usage,omitempty"`      // the relay's count so far (meter.go)
 }
 

@@ -50,7 +50,7 @@
 //     matches --git-push-branches, within --git-push-max-size; otherwise the
 //     whole push is refused with a receive-pack report git prints as
 //     "[remote rejected]". The host's result is parsed as it streams back:
-//     a git_push event per accepted ref (Access.LastPush keeps the last), a
+//     a git_push event per accepted ref (the conversation keeps the last), a
 //     git_push_refused per refused one.
 //
 // Inside the sandbox the runner's own static binary (copied at start to

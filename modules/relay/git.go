@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 
@@ -108,11 +107,6 @@ type gitRelay struct {
 	remote GitRemote
 	up     gitUpstream
 	server *http.Server
-
-	mu       sync.Mutex
-	lastRef  string
-	lastSHA  string
-	lastPush bool
 }
 
 func (r *Relay) newGitRelay(t *turnRelay) (*gitRelay, error) {
@@ -136,22 +130,6 @@ func (r *Relay) newGitRelay(t *turnRelay) (*gitRelay, error) {
 }
 
 func (g *gitRelay) close() { _ = g.server.Close() }
-
-func (g *gitRelay) last() (ref, sha string, ok bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.lastRef, g.lastSHA, g.lastPush
-}
-
-// LastPush is the ref and commit of the turn's last push the repository
-// accepted through the git relay; ok is false when there was none (or the
-// turn has no git relay).
-func (a *Access) LastPush() (ref, sha string, ok bool) {
-	if a == nil || a.turn == nil || a.turn.git == nil {
-		return "", "", false
-	}
-	return a.turn.git.last()
-}
 
 func (g *gitRelay) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	m := g.r.metrics
@@ -331,9 +309,6 @@ func (g *gitRelay) pushed(p pushRequest, report *reportParser, code int) {
 			continue
 		}
 		g.r.metrics.gitPushes.Inc()
-		g.mu.Lock()
-		g.lastRef, g.lastSHA, g.lastPush = c.Ref, c.New, true
-		g.mu.Unlock()
 		g.r.log.Info("git push forwarded", zap.String("message_id", g.t.turn.MessageID), zap.String("ref", c.Ref), zap.String("new", c.New))
 		g.t.turn.notify(rpc.RunnerEvent(rpc.RunnerGitPush, map[string]any{"ref": c.Ref, "old": c.Old, "new": c.New}))
 	}
