@@ -53,7 +53,7 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, checkout string)
 	}
 	turn := t.rec.Turn
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Notify: t.notices.raise})
+		Timeout: m.turnTimeout(turn.Options), Notify: t.notices.raise})
 	if err != nil {
 		return turnAccess{}, err
 	}
