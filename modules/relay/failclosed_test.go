@@ -48,7 +48,7 @@ func TestRelayFailsClosed(t *testing.T) {
 		runtimes map[string]any
 		reason   string
 	}{
-		"gVisor without host-uds":   {binary: shimBinary, runtime: "runsc", runtimes: map[string]any{"runsc": runsc}, reason: "--host-uds=open"},
+		"gVisor without host-uds": {binary: shimBinary, runtime: "runsc", runtimes: map[string]any{"runsc": runsc}, reason: "--host-uds=open"},
 		"gVisor by another name": {binary: shimBinary, runtime: "gvisor",
 			runtimes: map[string]any{"gvisor": runsc}, reason: "--host-uds=open"},
 	}

@@ -53,7 +53,7 @@ type Relay struct {
 	binary   string
 	upstream *url.URL
 	rules    rules
-	dataDir  string // absolute
+	dataDir  string      // absolute
 	shim     shimInstall // the installed shim, once prepared
 
 	// Test hooks for the egress proxy: how a host name is resolved and how a
