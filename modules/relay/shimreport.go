@@ -13,7 +13,7 @@ const maxShimReport = 300
 // ShimReport finds the shim's own words in the stderr tail of a sandbox that
 // exited with code: its last line with ShimErrorPrefix (the relay could not
 // be set up, the command does not exist, the deadline passed), or, when the
-// shim could not start at all (the Go runtime's exit code 2, e.g. no thread
+// shim (or the agent) could not start at all (the Go runtime's exit code 2, e.g. no thread
 // under a tiny process limit), the runtime's first "runtime:" or "fatal
 // error:" line. The text is made printable and bounded; "" when the shim said
 // nothing. deadline reports that the shim stopped the command at the turn's
@@ -31,7 +31,7 @@ func ShimReport(stderr []byte, code int) (msg string, deadline bool) {
 	}
 	for _, l := range lines {
 		if bytes.HasPrefix(l, []byte("runtime: ")) || bytes.HasPrefix(l, []byte("fatal error: ")) {
-			return "sandbox-shim could not start: " + printable(l), false
+			return "a sandbox process could not start: " + printable(l), false
 		}
 	}
 	return "", false
