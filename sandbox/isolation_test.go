@@ -18,7 +18,9 @@ import (
 )
 
 // runtimes are the OCI runtimes the isolation tests run under: the engine
-// default always, gVisor's runsc when the engine has it registered.
+// default always, gVisor's runsc when the engine has it registered; only
+// $CLAUDETTE_TEST_RUNTIME when it is set (make test-runsc), which the engine
+// must have.
 func runtimes(t *testing.T) []string {
 	t.Helper()
 	e := newManager(t, testConfig(t))
@@ -27,6 +29,12 @@ func runtimes(t *testing.T) []string {
 	caps, err := e.m.Check(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rt := os.Getenv("CLAUDETTE_TEST_RUNTIME"); rt != "" {
+		if !slices.Contains(caps.Runtimes, rt) {
+			t.Fatalf("CLAUDETTE_TEST_RUNTIME=%s is not registered with this docker engine (runtimes %v): see make test-runsc", rt, caps.Runtimes)
+		}
+		return []string{rt}
 	}
 	out := []string{""}
 	if slices.Contains(caps.Runtimes, "runsc") {
@@ -49,7 +57,7 @@ func runtimeName(rt string) string {
 func runtimeConfig(t *testing.T, rt string) *config.Config {
 	cfg := testConfig(t)
 	cfg.Sandbox.Runtime = rt
-	if rt == "runsc" {
+	if strings.Contains(rt, "runsc") {
 		cfg.Sandbox.Pids = 512
 	}
 	return cfg
