@@ -20,6 +20,12 @@ func TestWritableBindsAreNosuidNodev(t *testing.T) {
 				t.Fatalf("read /proc/mounts: %v", f)
 			}
 			lines, _ := f[0]["content"].(string)
+			if gvisor(rt) {
+				// gVisor's /proc/mounts is the sentry's view: its gofer mounts
+				// never show the host's flags (and it makes no device nodes).
+				t.Logf("mount flags not visible under gVisor; /proc/mounts:\n%s", lines)
+				return
+			}
 			for _, target := range []string{"/workspace", "/state"} {
 				opts := mountOptions(lines, target)
 				if opts == nil {
