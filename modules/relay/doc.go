@@ -23,10 +23,15 @@
 //     private, loopback, link-local, CGNAT, multicast, reserved or
 //     unspecified one (IPv4 and IPv6).
 //
-// Inside the sandbox the runner's own static binary (copied at start to
-// {dataDir}/bin/claudette-runner and mounted read-only) runs as
+// Inside the sandbox the runner's own binary (copied at start to
+// {dataDir}/bin/claudette-runner and mounted read-only; when it is
+// dynamically linked, its ELF loader and libraries come along under
+// {dataDir}/bin/lib and it runs through that loader: bundle.go) runs as
 // `claudette-runner sandbox-shim`: it forwards 127.0.0.1:4141 and :4142 to
-// those sockets and runs the agent as its child (RunShim). The sandbox gets
+// those sockets, runs the agent as its child and stops it at the turn's
+// deadline even when no runner watches (RunShim). Start probes the installed
+// shim and fails (ErrShim) when it cannot start; ShimReport turns what the
+// shim wrote on stderr into words for the turn's answer. The sandbox gets
 // ANTHROPIC_BASE_URL=http://127.0.0.1:4141, the turn token, and the proxy
 // variables when there are rules; nothing else. Close ends the turn: the
 // listeners and every connection close, the token is refused from then on
