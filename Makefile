@@ -26,6 +26,37 @@ test: deps
 bench: build deps
 	go test ./bench -run '^$$' -bench . -benchtime 1x -timeout 30m -args -runner $(CURDIR)/$(BIN) -results $(CURDIR)/bench/results.json
 
+## test-runsc: the sandbox, relay and isolation tests under gVisor (root). The engine must have Debian's runsc
+## registered as $(RUNSC_NAME) with --network=none --host-uds=open; if it has not, the target says how, and with
+## RUNSC_REGISTER=1 does it: apt-get install runsc, add the runtime to $(DOCKER_DAEMON_JSON) and reload dockerd with
+## SIGHUP (no restart: running containers are not touched)
+RUNSC_NAME         ?= runsc
+RUNSC_REGISTER     ?=
+DOCKER_DAEMON_JSON ?= /etc/docker/daemon.json
+.PHONY: test-runsc runsc-register
+test-runsc: deps
+	@if ! docker info --format '{{json .Runtimes}}' | jq -e 'has("$(RUNSC_NAME)")' >/dev/null; then \
+	  if [ "$(RUNSC_REGISTER)" = 1 ]; then $(MAKE) --no-print-directory runsc-register; else \
+	  echo "make test-runsc: the docker engine has no runtime $(RUNSC_NAME). Register Debian's runsc (root):" >&2; \
+	  echo "  apt-get install runsc" >&2; \
+	  echo "  add to $(DOCKER_DAEMON_JSON): \"runtimes\": {\"$(RUNSC_NAME)\": {\"path\": \"/usr/bin/runsc\", \"runtimeArgs\": [\"--network=none\", \"--host-uds=open\"]}}" >&2; \
+	  echo "  kill -HUP \$$(pidof dockerd)   # reloads the runtimes; running containers are not touched" >&2; \
+	  echo "or run: make test-runsc RUNSC_REGISTER=1" >&2; exit 1; fi; fi
+	CLAUDETTE_TEST_RUNTIME=$(RUNSC_NAME) go test -count=1 -timeout 30m ./sandbox ./modules/relay
+
+runsc-register:
+	@test "$$(id -u)" = 0 || { echo "runsc-register: run as root" >&2; exit 1; }
+	@test -x /usr/bin/runsc || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc; }
+	@command -v jq >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq; }
+	@mkdir -p $(dir $(DOCKER_DAEMON_JSON)); test -s $(DOCKER_DAEMON_JSON) || echo '{}' > $(DOCKER_DAEMON_JSON)
+	@cp $(DOCKER_DAEMON_JSON) $(DOCKER_DAEMON_JSON).bak-runsc
+	@jq '.runtimes["$(RUNSC_NAME)"] = {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--host-uds=open"]}' \
+	  $(DOCKER_DAEMON_JSON).bak-runsc > $(DOCKER_DAEMON_JSON).tmp && mv $(DOCKER_DAEMON_JSON).tmp $(DOCKER_DAEMON_JSON)
+	@kill -HUP $$(pidof dockerd)
+	@for i in $$(seq 1 30); do docker info --format '{{json .Runtimes}}' | jq -e 'has("$(RUNSC_NAME)")' >/dev/null && exit 0; sleep 1; done; \
+	  echo "runsc-register: dockerd did not load runtime $(RUNSC_NAME); see its log ($(DOCKER_DAEMON_JSON).bak-runsc is the old file)" >&2; exit 1
+	@echo "registered runtime $(RUNSC_NAME) with the docker engine"
+
 ## lint: formatting, go vet and staticcheck
 lint: $(GOBIN)/staticcheck
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -36,9 +67,11 @@ $(GOBIN)/staticcheck:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## deps: what the tests need on a fresh machine of this kind: what the demo needs (deps-demo), and docker-compose
-## for the deploy test when neither compose v1 nor v2 is there
+## for the deploy test when neither compose v1 nor v2 is there, gcc for the cgo-built runner test, jq
 deps: deps-demo
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || $(call apt_install,docker-compose)
+	@command -v gcc >/dev/null || $(call apt_install,gcc libc6-dev)
+	@command -v jq >/dev/null || $(call apt_install,jq)
 
 ## deps-demo: what the offline demo image and `make demo` need: Debian's busybox-static (the image's shell and
 ## tools) and git (the demo's copy of this repository, and the git CLI the image carries)

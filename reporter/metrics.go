@@ -26,6 +26,8 @@ type metrics struct {
 	waits        prometheus.Counter
 	latency      prometheus.Histogram
 	requests     *prometheus.CounterVec
+	lastSuccess  prometheus.Gauge
+	failures     prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -71,12 +73,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "claudette_reporter_requests_total",
 			Help: "POSTs to the orchestrator by outcome: delivered, retry, unauthorized, rejected.",
 		}, []string{"outcome"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claudette_reporter_last_success_timestamp_seconds",
+			Help: "Unix time of the last POST the orchestrator accepted (0: none since start).",
+		}),
+		failures: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claudette_reporter_consecutive_failures",
+			Help: "POSTs in a row the orchestrator failed, refused or rejected.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.queued, m.delivered, m.retried, m.deadLettered,
-		m.outboxBytes, m.outboxItems, m.waiting, m.waits, m.latency, m.requests} {
+		m.outboxBytes, m.outboxItems, m.waiting, m.waits, m.latency, m.requests, m.lastSuccess, m.failures} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -47,6 +47,9 @@ type Tuning struct {
 	AuthRetry      time.Duration // retry interval after 401/403 (default 30s)
 	RequestTimeout time.Duration // one POST (default 2m)
 	SegmentBytes   int           // outbox segment file size (default 64 MiB)
+	// UnreadyAfter is how long every POST may fail (network, 5xx, refused,
+	// rejected) before /readyz says the orchestrator is not ready (default 1m).
+	UnreadyAfter time.Duration
 }
 
 func (t Tuning) withDefaults() Tuning {
@@ -69,6 +72,7 @@ func (t Tuning) withDefaults() Tuning {
 	}
 	def(&t.AuthRetry, 30*time.Second)
 	def(&t.RequestTimeout, 2*time.Minute)
+	def(&t.UnreadyAfter, time.Minute)
 	return t
 }
 

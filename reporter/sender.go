@@ -28,6 +28,7 @@ type sender struct {
 	buf   []byte   // read buffer
 	b     batch
 	tries int // consecutive failed attempts
+	out   outage
 }
 
 func newSender(r *Reporter, st outboxStats) *sender {
@@ -165,6 +166,7 @@ func (s *sender) deliver(ctx context.Context) {
 		return // stopping: the batch stays in the outbox
 	}
 	r.m.requests.WithLabelValues(res.outcome).Inc()
+	s.out.observe(r, res)
 	if ce := r.log.Check(zap.DebugLevel, "batch posted"); ce != nil {
 		ce.Write(zap.Int("items", b.items), zap.Bool("heartbeat", b.hb != nil), zap.Int("bytes", len(b.body)),
 			zap.Uint64("first_key", b.first), zap.Uint64("last_key", b.last),

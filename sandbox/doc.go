@@ -13,7 +13,10 @@
 // start also checks that the workspace and data dirs are same-path bind
 // mounts, since the binds it asks the engine for are resolved on the host
 // (selfcheck.go). It also prepares and removes the host directories the agent
-// writes to (PrepareDir, RemoveTree).
+// writes to (PrepareDir, RemoveTree). The writable directory binds (the
+// checkout, the agent state) reach the sandbox nosuid,nodev: the engine has
+// no such bind option, so each is bound onto itself with those flags on the
+// host while the container starts, and unbound right after (nosuid.go).
 //
 // It owns the containers labelled with its runner id and nothing else: it
 // must not touch git checkouts' content, conversations, the orchestrator or

@@ -18,7 +18,9 @@ import (
 )
 
 // runtimes are the OCI runtimes the isolation tests run under: the engine
-// default always, gVisor's runsc when the engine has it registered.
+// default always, gVisor's runsc when the engine has it registered; only
+// $CLAUDETTE_TEST_RUNTIME when it is set (make test-runsc), which the engine
+// must have.
 func runtimes(t *testing.T) []string {
 	t.Helper()
 	e := newManager(t, testConfig(t))
@@ -27,6 +29,12 @@ func runtimes(t *testing.T) []string {
 	caps, err := e.m.Check(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rt := os.Getenv("CLAUDETTE_TEST_RUNTIME"); rt != "" {
+		if !slices.Contains(caps.Runtimes, rt) {
+			t.Fatalf("CLAUDETTE_TEST_RUNTIME=%s is not registered with this docker engine (runtimes %v): see make test-runsc", rt, caps.Runtimes)
+		}
+		return []string{rt}
 	}
 	out := []string{""}
 	if slices.Contains(caps.Runtimes, "runsc") {
@@ -44,12 +52,16 @@ func runtimeName(rt string) string {
 	return rt
 }
 
+// gvisor reports a gVisor runtime: runsc, or a name make test-runsc
+// registered it under (RUNSC_NAME).
+func gvisor(rt string) bool { return strings.Contains(rt, "runsc") }
+
 // runtimeConfig adapts the test limits to the runtime: gVisor's sentry and
 // its per-task host threads count against the pids limit, 64 is too few.
 func runtimeConfig(t *testing.T, rt string) *config.Config {
 	cfg := testConfig(t)
 	cfg.Sandbox.Runtime = rt
-	if rt == "runsc" {
+	if gvisor(rt) {
 		cfg.Sandbox.Pids = 512
 	}
 	return cfg
@@ -148,7 +160,7 @@ func checkReport(t *testing.T, rt string, cfg *config.Config, rep map[string]any
 	want := map[string]any{"uid": 1000.0, "gid": 1000.0, "euid": 1000.0, "CapEff": "0000000000000000",
 		"root_readonly": true, "root_writable": false, "etc_writable": false, "tmp_writable": true,
 		"nofile_soft": float64(cfg.Sandbox.NoFile), "nofile_hard": float64(cfg.Sandbox.NoFile)}
-	if rt != "runsc" { // gVisor reports neither field in /proc/self/status
+	if !gvisor(rt) { // gVisor reports neither field in /proc/self/status
 		want["NoNewPrivs"], want["Seccomp"] = "1", "2"
 	}
 	for k, v := range want {
@@ -161,7 +173,7 @@ func checkReport(t *testing.T, rt string, cfg *config.Config, rep map[string]any
 			t.Errorf("inside: docker socket %s present", sock)
 		}
 	}
-	if rt != "runsc" { // gVisor has no cgroup file system inside
+	if !gvisor(rt) { // gVisor has no cgroup file system inside
 		cg := rep["cgroup"].(map[string]any)
 		for k, v := range map[string]int64{"memory_limit": int64(cfg.Sandbox.Memory), "memsw_limit": int64(cfg.Sandbox.Memory),
 			"pids_max": cfg.Sandbox.Pids, "cpu_quota_us": int64(cfg.Sandbox.CPUs * 100000), "cpu_period_us": 100000} {

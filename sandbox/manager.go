@@ -53,6 +53,8 @@ type Manager struct {
 	live      map[string]*Run // by workspace id: runs this manager follows
 	leftovers []Leftover
 
+	nosuidWarn sync.Once // the warning that writable binds cannot be nosuid,nodev
+
 	cancel context.CancelFunc // stops the health loop
 	wg     sync.WaitGroup     // health loop and every run's goroutines
 }
@@ -137,6 +139,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return fmt.Errorf("start sandbox engine: %w", err)
 	}
 	m.log.Info("docker engine can run sandboxes", caps.Fields()...)
+	cleanStaleBinds(m.log, m.cfg.WorkspaceDir, m.cfg.DataDir)
 	if err := m.reconcile(ctx); err != nil {
 		m.setNotReady(err.Error())
 		return fmt.Errorf("start sandbox engine: %w", err)

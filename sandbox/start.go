@@ -75,7 +75,10 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 	}
 	waitCtx, cancelWait := context.WithCancel(context.Background())
 	wait := m.docker.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: waitCondition})
-	if _, err := m.docker.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+	unstage := m.stageNosuid(&s)
+	_, err = m.docker.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	unstage() // the started sandbox keeps its own copy of the nosuid,nodev binds
+	if err != nil {
 		cancelWait()
 		att.Close()
 		removeOnError()

@@ -26,6 +26,7 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultMinLivePoll    = time.Second
 	DefaultMaxBody        = 256 << 20
+	DefaultUnreadyAfter   = time.Minute
 )
 
 // Params are the intake's dependencies and tunables. Zero tunables take the defaults.
@@ -54,6 +55,10 @@ type Params struct {
 	MinLivePoll time.Duration
 	// MaxBody bounds one response body.
 	MaxBody int64
+	// UnreadyAfter is how long the requests may fail (network, 5xx,
+	// throttling) once the shape was up to date before /readyz says so
+	// (default DefaultUnreadyAfter); auth and shape refusals say so at once.
+	UnreadyAfter time.Duration
 }
 
 // Intake follows the runner's Electric shape and dispatches its messages.
@@ -99,6 +104,7 @@ func New(p Params) (*Intake, error) {
 	p.SlowRetry = orDefault(p.SlowRetry, DefaultSlowRetry)
 	p.RequestTimeout = orDefault(p.RequestTimeout, DefaultRequestTimeout)
 	p.MinLivePoll = orDefault(p.MinLivePoll, DefaultMinLivePoll)
+	p.UnreadyAfter = orDefault(p.UnreadyAfter, DefaultUnreadyAfter)
 	if p.MaxBody <= 0 {
 		p.MaxBody = DefaultMaxBody
 	}

@@ -42,7 +42,7 @@ func (i *Intake) run(ctx context.Context, st *stream) {
 			err = i.accept(ctx, st, res)
 			if err == nil {
 				refetches = 0
-				fails.recovered(i.log)
+				fails.recovered(i.log, i.m)
 				if res.upToDate {
 					i.m.upToDate()
 					i.ready.Ready()
@@ -84,21 +84,28 @@ func (i *Intake) pace(res *response, began time.Time, before position, stalls *i
 // streak is a run of failed requests, logged once when it starts (or changes
 // kind) and once when it ends, with the attempt count.
 type streak struct {
-	n    int
-	kind string
+	n     int
+	kind  string
+	since time.Time // the streak's first failure
 }
 
-func (s *streak) recovered(log *zap.Logger) {
+func (s *streak) recovered(log *zap.Logger, m *metrics) {
 	if s.n > 0 {
 		log.Info("electric requests succeed again", zap.Int("attempts", s.n+1), zap.String("after", s.kind))
 	}
-	s.n, s.kind = 0, ""
+	s.n, s.kind, s.since = 0, "", time.Time{}
+	m.failures.Set(0)
+	m.lastOK.SetToCurrentTime()
 }
 
 // failed classifies a failure, updates readiness and returns the wait before
 // the next attempt.
 func (i *Intake) failed(st *stream, s *streak, err error, everReady bool) time.Duration {
+	if s.n == 0 {
+		s.since = time.Now()
+	}
 	s.n++
+	i.m.failures.Set(float64(s.n))
 	kind, level, wait, floor := "network", zapcore.WarnLevel, time.Duration(-1), time.Duration(0)
 	var (
 		se    *statusError
@@ -142,6 +149,8 @@ func (i *Intake) failed(st *stream, s *streak, err error, everReady bool) time.D
 	}
 	if !everReady && (kind == "network" || kind == "server" || kind == "throttled") {
 		i.ready.NotReady("electric not reachable yet: " + clip(err.Error(), 200))
+	} else if d := time.Since(s.since); d >= i.p.UnreadyAfter && (kind == "network" || kind == "server" || kind == "throttled" || kind == "stale") {
+		i.ready.NotReady(fmt.Sprintf("every electric request failed for %s (%d attempts), last: %s", d.Round(time.Second), s.n, clip(err.Error(), 200)))
 	}
 	i.m.retries.WithLabelValues(kind).Inc()
 	if s.n > 1 && s.kind == kind {

@@ -17,6 +17,8 @@ type metrics struct {
 	withdrawn  prometheus.Counter
 	refetches  prometheus.Counter
 	retries    *prometheus.CounterVec
+	lastOK     prometheus.Gauge
+	failures   prometheus.Gauge
 
 	mu           stdsync.Mutex
 	lastUpToDate time.Time
@@ -65,10 +67,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		defer m.mu.Unlock()
 		return time.Since(m.lastUpToDate).Seconds()
 	})
+	m.lastOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "claudette_intake_last_success_timestamp_seconds",
+		Help: "Unix time of the last Electric request that succeeded (0: none since start).",
+	})
+	m.failures = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "claudette_intake_consecutive_failures",
+		Help: "Electric requests in a row that failed.",
+	})
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.received, m.dispatched, m.duplicates, m.rejected, m.withdrawn, m.refetches, m.retries, since} {
+	for _, c := range []prometheus.Collector{m.received, m.dispatched, m.duplicates, m.rejected, m.withdrawn, m.refetches, m.retries, since,
+		m.lastOK, m.failures} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register intake metrics: %w", err)
 		}

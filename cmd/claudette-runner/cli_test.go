@@ -114,7 +114,7 @@ func TestValidateExitCodes(t *testing.T) {
 		"CLAUDETTE_ORCHESTRATOR_URL": "http://127.0.0.1:1/rpc",
 		"ANTHROPIC_API_KEY":          "sk-ant-very-secret",
 	}
-	code, out, _ := runBinary(t, good, append([]string{"validate"}, dirs...)...)
+	code, out, _ := runBinary(t, good, append([]string{"validate", "--offline"}, dirs...)...)
 	if code != exitOK || !strings.Contains(out, "OK: no problems found") {
 		t.Fatalf("valid config: exit %d\n%s", code, out)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/spf13/pflag"
@@ -12,6 +13,8 @@ import (
 // agent as its child (package relay, RunShim). Not for operators.
 func shimCommand() *command {
 	var forwards []string
+	var probe bool
+	var deadline, grace time.Duration
 	return &command{
 		name:    relay.ShimCommand,
 		args:    "-- COMMAND [ARGS...]",
@@ -19,8 +22,15 @@ func shimCommand() *command {
 		hidden:  true,
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringArrayVar(&forwards, "forward", nil, "ADDR=SOCKET: listen on the loopback ADDR, forward to the Unix SOCKET (repeatable)")
+			fs.DurationVar(&deadline, "deadline", 0, "stop COMMAND (SIGTERM, --grace, SIGKILL) this long after the start and exit 124; 0 = never")
+			fs.DurationVar(&grace, "grace", 10*time.Second, "time between SIGTERM and SIGKILL at the deadline")
+			fs.BoolVar(&probe, "probe", false, "print that the shim starts and exit (the runner checks its shim with it)")
 		},
 		run: func(inv *invocation) int {
+			if probe {
+				fmt.Fprintln(inv.stdout, relay.ShimProbeReply)
+				return 0
+			}
 			var fw []relay.Forward
 			for _, s := range forwards {
 				f, err := relay.ParseForward(s)
@@ -34,7 +44,7 @@ func shimCommand() *command {
 				fmt.Fprintf(inv.stderr, "claudette-runner %s: a COMMAND is required after --\n", relay.ShimCommand)
 				return exitUsage
 			}
-			return relay.RunShim(fw, inv.args, inv.stderr)
+			return relay.RunShim(relay.ShimParams{Forwards: fw, Argv: inv.args, Stderr: inv.stderr, Deadline: deadline, Grace: grace})
 		},
 	}
 }

@@ -4,31 +4,62 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/images/demo"
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/version"
 	"github.com/claudette-dev/claudette-runner/sandbox"
+	"github.com/spf13/pflag"
 )
 
 // engineCheckTimeout bounds validate's questions to the Docker engine.
 const engineCheckTimeout = 30 * time.Second
 
+// isDemoImage reports the offline demo image (its agent needs no model
+// credential): by its name, or by the label its build sets.
+func isDemoImage(image string) bool {
+	if strings.HasPrefix(image, "claudette/sandbox-demo:") {
+		return true
+	}
+	cli, err := sandbox.NewClient()
+	if err != nil {
+		return false
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), serviceCheckTimeout)
+	defer cancel()
+	res, err := cli.ImageInspect(ctx, image)
+	return err == nil && res.Config != nil && res.Config.Labels[demo.HashLabel] != ""
+}
+
+// newCheckClient is the HTTP client of validate's service checks.
+func newCheckClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSHandshakeTimeout = serviceCheckTimeout
+	return &http.Client{Transport: t}
+}
+
 func validateCommand() *command {
+	var offline bool
 	return &command{
 		name:     "validate",
-		summary:  "check the configuration, the Docker engine, runtime and image; print it, secrets masked",
+		summary:  "check the configuration, the Docker engine, runtime and image, and reach Electric, the orchestrator, the model API and the git hosts; print it, secrets masked",
 		settings: true,
-		run:      runValidate,
+		flags: func(fs *pflag.FlagSet) {
+			fs.BoolVar(&offline, "offline", false, "skip the network checks (Electric, orchestrator, model API, git hosts)")
+		},
+		run: func(inv *invocation) int { return runValidate(inv, offline) },
 	}
 }
 
 // runValidate loads and checks the configuration exactly as start does, asks
 // the Docker engine what it can enforce and whether the sandbox image is there,
 // prints the effective configuration and every problem, and exits 0 or 1.
-func runValidate(inv *invocation) int {
+func runValidate(inv *invocation, offline bool) int {
 	cfg, problems := inv.loadConfig()
 	problems = append(problems, cfg.Validate()...)
 	if cfg.Meter.ModelPrices != "" {
@@ -37,7 +68,28 @@ func runValidate(inv *invocation) int {
 		}
 	}
 	fmt.Fprintf(inv.stdout, "%s\n\nEffective configuration:\n%s\n", version.String(), cfg)
+	// The services are asked while the engine is: each check has its own
+	// timeout, so a validate with everything down still ends in seconds.
+	var services config.Problems
+	var svcOut strings.Builder
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if !offline {
+			services = checkServices(&svcOut, serviceChecks(cfg, newCheckClient()))
+		}
+	}()
 	problems = append(problems, checkEngine(inv.stdout, cfg)...)
+	if err := relay.CheckCredential(cfg, isDemoImage(cfg.Sandbox.Image)); err != nil {
+		problems = append(problems, config.Problem{Setting: "model credential", Message: err.Error()})
+	}
+	<-done
+	if offline {
+		fmt.Fprintln(inv.stdout, "Services: not checked (--offline)")
+	} else {
+		fmt.Fprint(inv.stdout, svcOut.String())
+		problems = append(problems, services...)
+	}
 	if len(problems) == 0 {
 		fmt.Fprintln(inv.stdout, "\nOK: no problems found")
 		return exitOK

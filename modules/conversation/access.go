@@ -49,7 +49,7 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, co workspace.Che
 		t.rec.Origin = co.Repository.URL // durable with the token below
 	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Git: gitRemote(t), Notify: notifyGit(t), Meter: m.meterState(t)})
+		Git: gitRemote(t), Timeout: m.turnTimeout(turn.Options), Notify: notifyGit(t), Meter: m.meterState(t)})
 	if err != nil {
 		return turnAccess{}, err
 	}

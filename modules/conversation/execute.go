@@ -98,7 +98,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 func (m *Manager) follow(t *turnState, run *sandbox.Run) outcome {
 	tracker := &streamTracker{sessionID: t.rec.SessionID, lines: t.rec.Lines}
 	m.relay(t, run, tracker)
-	status := run.Wait(m.ctx)
+	status := m.shimStatus(t, run, run.Wait(m.ctx))
 	return m.afterTurn(t, outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()})
 }
 

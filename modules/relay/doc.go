@@ -53,11 +53,16 @@
 //     a git_push event per accepted ref (the conversation keeps the last), a
 //     git_push_refused per refused one.
 //
-// Inside the sandbox the runner's own static binary (copied at start to
-// {dataDir}/bin/claudette-runner and mounted read-only) runs as
+// Inside the sandbox the runner's own binary (copied at start to
+// {dataDir}/bin/claudette-runner and mounted read-only; when it is
+// dynamically linked, its ELF loader and libraries come along under
+// {dataDir}/bin/lib and it runs through that loader: bundle.go) runs as
 // `claudette-runner sandbox-shim`: it forwards 127.0.0.1:4141, :4142 and
-// :4143 to those sockets and runs the agent as its child (RunShim). The sandbox gets
-// ANTHROPIC_BASE_URL=http://127.0.0.1:4141, the turn token, the proxy
+// :4143 to those sockets, runs the agent as its child and stops it at the
+// turn's deadline even when no runner watches (RunShim). Start probes the
+// installed shim and fails (ErrShim) when it cannot start; ShimReport turns
+// what the shim wrote on stderr into words for the turn's answer. The sandbox
+// gets ANTHROPIC_BASE_URL=http://127.0.0.1:4141, the turn token, the proxy
 // variables when there are rules, and with a repository the git config
 // variables (GIT_CONFIG_COUNT/KEY_n/VALUE_n: origin's URL rewritten to the
 // relay, the turn token as a bearer header for it) and GIT_TERMINAL_PROMPT=0;

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,10 +41,6 @@ func fakeEngine(t *testing.T, runtimes map[string]any) *client.Client {
 // When the relay cannot be set up, /readyz says why and every turn is
 // refused with the reason: the caller never starts a sandbox without it.
 func TestRelayFailsClosed(t *testing.T) {
-	notELF := filepath.Join(t.TempDir(), "script")
-	if err := os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	runsc := map[string]any{"path": "/usr/bin/runsc", "runtimeArgs": []string{"--network=none"}}
 	cases := map[string]struct {
 		binary   string
@@ -51,10 +48,7 @@ func TestRelayFailsClosed(t *testing.T) {
 		runtimes map[string]any
 		reason   string
 	}{
-		"dynamically linked runner": {binary: "/bin/ls", reason: "dynamically linked"},
-		"not an executable":         {binary: notELF, reason: "not an ELF executable"},
-		"missing binary":            {binary: filepath.Join(t.TempDir(), "none"), reason: "no such file"},
-		"gVisor without host-uds":   {binary: shimBinary, runtime: "runsc", runtimes: map[string]any{"runsc": runsc}, reason: "--host-uds=open"},
+		"gVisor without host-uds": {binary: shimBinary, runtime: "runsc", runtimes: map[string]any{"runsc": runsc}, reason: "--host-uds=open"},
 		"gVisor by another name": {binary: shimBinary, runtime: "gvisor",
 			runtimes: map[string]any{"gvisor": runsc}, reason: "--host-uds=open"},
 	}
@@ -87,6 +81,45 @@ func TestRelayFailsClosed(t *testing.T) {
 				t.Errorf("a turn dir was made: %v", entries)
 			}
 		})
+	}
+}
+
+// A shim binary that cannot start in a sandbox stops the runner at start
+// with the reason and the fix (not a failure at every turn); Check, what
+// validate runs, says the same.
+func TestRelayRefusesAShimThatCannotStart(t *testing.T) {
+	notELF := filepath.Join(t.TempDir(), "script")
+	if err := os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]struct{ binary, reason string }{
+		"another program":   {binary: "/bin/ls", reason: "does not start as the runner's sandbox-shim"},
+		"not an executable": {binary: notELF, reason: "not an ELF executable"},
+		"missing binary":    {binary: filepath.Join(t.TempDir(), "none"), reason: "no such file"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, "http://127.0.0.1:1")
+			r, err := New(Params{Config: cfg, Logger: zaptest.NewLogger(t), Binary: c.binary})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = r.Start(context.Background())
+			t.Cleanup(func() { _ = r.Stop(context.Background()) })
+			if !errors.Is(err, ErrShim) || !strings.Contains(err.Error(), c.reason) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("start: %v, want one line with %q", err, c.reason)
+			}
+			if err := r.Check(context.Background()); !errors.Is(err, ErrShim) || !strings.Contains(err.Error(), c.reason) {
+				t.Errorf("check: %v, want %q", err, c.reason)
+			}
+		})
+	}
+	r, err := New(Params{Config: testConfig(t, "http://127.0.0.1:1"), Binary: shimBinary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Check(context.Background()); err != nil {
+		t.Errorf("check of the runner itself: %v", err)
 	}
 }
 

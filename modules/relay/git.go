@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"go.uber.org/zap"
@@ -305,7 +306,7 @@ func (g *gitRelay) pushed(p pushRequest, report *reportParser, code int) {
 		}
 		seen[s.Ref] = true
 		if !s.OK {
-			g.refused(s.Ref, refusedByUpstream, printable(s.Reason))
+			g.refused(s.Ref, refusedByUpstream, printable(s.Reason, maxGitText))
 			continue
 		}
 		g.r.metrics.gitPushes.Inc()
@@ -318,7 +319,7 @@ func (g *gitRelay) pushed(p pushRequest, report *reportParser, code int) {
 			if code != http.StatusOK {
 				reason = fmt.Sprintf("the git host answered HTTP %d", code)
 			} else if report.unpack != "" && report.unpack != "ok" {
-				reason = "the git host could not unpack it: " + printable(report.unpack)
+				reason = "the git host could not unpack it: " + printable(report.unpack, maxGitText)
 			}
 			g.refused(c.Ref, refusedByUpstream, reason)
 		}
@@ -327,20 +328,25 @@ func (g *gitRelay) pushed(p pushRequest, report *reportParser, code int) {
 
 func (g *gitRelay) refused(ref, label, reason string) {
 	g.r.metrics.gitPushRefused.WithLabelValues(label).Inc()
-	g.r.log.Info("git push refused", zap.String("message_id", g.t.turn.MessageID), zap.String("ref", printable(ref)), zap.String("reason", label))
-	g.t.turn.notify(rpc.RunnerEvent(rpc.RunnerGitPushRefused, map[string]any{"ref": printable(ref), "reason": reason}))
+	g.r.log.Info("git push refused", zap.String("message_id", g.t.turn.MessageID), zap.String("ref", printable(ref, maxGitText)), zap.String("reason", label))
+	g.t.turn.notify(rpc.RunnerEvent(rpc.RunnerGitPushRefused, map[string]any{"ref": printable(ref, maxGitText), "reason": reason}))
 }
 
-// printable keeps a short, printable copy of text from the network.
-func printable(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
+// printable keeps a short, printable copy of text from the network or a
+// sandbox: control characters and invalid UTF-8 become '?', at most max
+// runes.
+func printable(s string, max int) string {
+	var sb strings.Builder
+	for n := 0; s != "" && n < max; n++ {
+		r, size := utf8.DecodeRuneInString(s)
+		s = s[size:]
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
 		}
-		return '?'
-	}, s)
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200])
+		sb.WriteRune(r)
 	}
-	return s
+	return sb.String()
 }
+
+// maxGitText bounds the text a git event or log line takes from the host.
+const maxGitText = 200

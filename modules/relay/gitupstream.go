@@ -150,7 +150,7 @@ func (g *remoteGit) hostError(w http.ResponseWriter, resp *http.Response) {
 	}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-		if s := strings.TrimSpace(printable(strings.ReplaceAll(string(b), "\n", " "))); s != "" {
+		if s := strings.TrimSpace(printable(strings.ReplaceAll(string(b), "\n", " "), maxGitText)); s != "" {
 			msg += ": " + s
 		}
 	}

@@ -24,6 +24,10 @@ import (
 // HealthComponent is the relay's name in /readyz.
 const HealthComponent = "relay"
 
+// ErrShim marks a shim binary that cannot run in a sandbox: Start fails
+// with it, so the runner refuses to start rather than fail every turn.
+var ErrShim = errors.New("the sandbox shim cannot start")
+
 // DefaultUpstream is the model API when cfg.Model.BaseURL is empty.
 const DefaultUpstream = "https://api.anthropic.com"
 
@@ -54,9 +58,9 @@ type Relay struct {
 	binary   string
 	upstream *url.URL
 	rules    rules
-	prices   *Prices // nil without --model-prices
-	dataDir  string  // absolute
-	shimPath string  // {dataDir}/bin/claudette-runner once prepared
+	prices   *Prices     // nil without --model-prices
+	dataDir  string      // absolute
+	shim     shimInstall // the installed shim, once prepared
 
 	gitTokens    map[string]string // host -> credential (CLAUDETTE_GIT_TOKENS)
 	gitTransport http.RoundTripper
@@ -85,6 +89,10 @@ type Turn struct {
 	Token string
 	// Git, when set, opens the turn's git relay for the workspace's origin.
 	Git *GitRemote
+	// Timeout is the turn's timeout. The shim stops the agent itself a little
+	// after it (shimDeadline), so the turn ends even when no runner is
+	// watching; 0 = no limit in the sandbox.
+	Timeout time.Duration
 	// Notify adds a runner event (rpc.RunnerEvent) to the turn's stream; it
 	// must not block. Nil: events are dropped.
 	Notify func(ev json.RawMessage)
@@ -154,10 +162,14 @@ func New(p Params) (*Relay, error) {
 }
 
 // Start prepares the shim binary and the run directory and checks the
-// runtime. A problem does not stop the runner: it is reported in /readyz and
-// every turn fails closed with it until the next start.
+// runtime. A shim that cannot start (ErrShim) stops the runner: it would fail
+// every turn, whatever else is fixed. Any other problem does not: it is
+// reported in /readyz and every turn fails closed with it until the next start.
 func (r *Relay) Start(ctx context.Context) error {
 	err := r.setup(ctx)
+	if errors.Is(err, ErrShim) {
+		return err
+	}
 	r.mu.Lock()
 	r.setupErr = err
 	r.mu.Unlock()
@@ -180,28 +192,27 @@ func (r *Relay) Start(ctx context.Context) error {
 }
 
 // Check reports what would keep the relay from serving turns (a runtime that
-// cannot reach its sockets, a shim binary that is not static), installing
+// cannot reach its sockets, a shim binary that cannot start), installing
 // nothing: what `validate` prints.
 func (r *Relay) Check(ctx context.Context) error {
 	if err := r.checkRuntime(ctx); err != nil {
 		return err
 	}
-	src, err := shimSource(r.binary)
-	if err != nil {
-		return err
+	if err := checkShim(ctx, r.binary); err != nil {
+		return fmt.Errorf("%w: %w", ErrShim, err)
 	}
-	return checkStatic(src)
+	return nil
 }
 
 func (r *Relay) setup(ctx context.Context) error {
 	if err := r.checkRuntime(ctx); err != nil {
 		return err
 	}
-	shim, err := installBinary(r.binary, filepath.Join(r.dataDir, "bin"))
+	shim, err := installShim(ctx, r.binary, filepath.Join(r.dataDir, "bin"))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrShim, err)
 	}
-	r.shimPath = shim
+	r.shim = shim
 	orphans, err := prepareRunDir(r.turnsDir())
 	if err != nil {
 		return err

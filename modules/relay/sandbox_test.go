@@ -36,6 +36,12 @@ func sandboxConfig(t *testing.T, upstream string) *config.Config {
 	cfg.Sandbox.OutputLimit = 8 << 20
 	cfg.Sandbox.LineLimit = 256 << 10
 	cfg.Sandbox.StopGrace = 2 * time.Second
+	// make test-runsc: the same tests under gVisor, whose sentry threads
+	// count against the process limit.
+	if rt := os.Getenv("CLAUDETTE_TEST_RUNTIME"); rt != "" {
+		cfg.Sandbox.Runtime = rt
+		cfg.Sandbox.Pids = 512
+	}
 	return cfg
 }
 

@@ -18,7 +18,37 @@ const (
 	ShimExitSetup    = 125 // the forwarders could not start
 	ShimExitNotFound = 127 // the command does not exist
 	ShimExitNoExec   = 126 // the command cannot run
+	// ShimExitDeadline: the turn's deadline passed and the shim stopped the
+	// command itself (no runner did); its stderr says so (ShimDeadlineMessage).
+	ShimExitDeadline = 124
 )
+
+// ShimErrorPrefix starts every line the shim itself writes to stderr.
+const ShimErrorPrefix = "claudette-runner sandbox-shim: "
+
+// ShimDeadlineMessage starts the shim's line when it stopped the command at
+// the deadline.
+const ShimDeadlineMessage = "turn deadline passed"
+
+// deadlineMargin is how long after the turn's timeout and the stop grace the
+// shim acts: a runner that watches always stops the sandbox first, with its
+// own reason; the shim only ends a turn nobody stopped.
+const deadlineMargin = 10 * time.Second
+
+// shimDeadline is the --deadline the shim gets for a turn timeout.
+func shimDeadline(timeout, grace time.Duration) time.Duration {
+	return timeout + grace + deadlineMargin
+}
+
+// ShimParams is one run of the shim.
+type ShimParams struct {
+	Forwards []Forward
+	Argv     []string
+	Stderr   io.Writer
+	// Deadline, counted from the shim's start, stops the command (SIGTERM,
+	// Grace, SIGKILL) and exits ShimExitDeadline; 0 = none.
+	Deadline, Grace time.Duration
+}
 
 // Forward is one loopback TCP address in the sandbox forwarded to a Unix
 // socket of the runner.
@@ -45,10 +75,13 @@ func ParseForward(s string) (Forward, error) {
 // checks that each socket answers, then runs argv as its child with this
 // process's stdin, stdout and stderr, passes SIGTERM, SIGINT, SIGHUP and
 // SIGQUIT on, and returns the child's exit code (128+signal when a signal
-// ended it). When a forward cannot be set up the command never runs.
-func RunShim(forwards []Forward, argv []string, stderr io.Writer) int {
+// ended it). When a forward cannot be set up the command never runs. Past
+// the deadline it stops the child itself and returns ShimExitDeadline.
+func RunShim(p ShimParams) int {
+	start := time.Now()
+	forwards, argv, stderr := p.Forwards, p.Argv, p.Stderr
 	fail := func(code int, format string, args ...any) int {
-		fmt.Fprintf(stderr, "claudette-runner sandbox-shim: "+format+"\n", args...)
+		fmt.Fprintf(stderr, ShimErrorPrefix+format+"\n", args...)
 		return code
 	}
 	if len(argv) == 0 {
@@ -76,12 +109,26 @@ func RunShim(forwards []Forward, argv []string, stderr io.Writer) int {
 		}
 		return fail(ShimExitNoExec, "%v", err)
 	}
+	var deadline, kill <-chan time.Time
+	if p.Deadline > 0 {
+		t := time.NewTimer(time.Until(start.Add(p.Deadline)))
+		defer t.Stop()
+		deadline = t.C
+	}
 	done := make(chan struct{})
+	expired := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-signals:
 				_ = cmd.Process.Signal(s)
+			case <-deadline:
+				deadline = nil
+				close(expired)
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				kill = time.After(max(p.Grace, time.Second))
+			case <-kill:
+				_ = cmd.Process.Kill()
 			case <-done:
 				return
 			}
@@ -89,6 +136,11 @@ func RunShim(forwards []Forward, argv []string, stderr io.Writer) int {
 	}()
 	_ = cmd.Wait() // the exit status says it all
 	close(done)
+	select {
+	case <-expired:
+		return fail(ShimExitDeadline, "%s (%s): stopped the agent, no runner did", ShimDeadlineMessage, p.Deadline)
+	default:
+	}
 	return exitCode(cmd.ProcessState)
 }
 

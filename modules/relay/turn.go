@@ -24,6 +24,9 @@ const (
 	SocketDir = "/run/claudette"
 	// ShimPath is where the runner's binary is mounted.
 	ShimPath = "/opt/claudette/claudette-runner"
+	// ShimLibDir is where a dynamically linked runner's loader and libraries
+	// are mounted; the shim then runs through that loader.
+	ShimLibDir = "/opt/claudette/lib"
 	// ModelPort and EgressPort (and GitPort) are the loopback ports the
 	// shim listens on.
 	ModelPort  = 4141
@@ -110,12 +113,13 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 	}
 	log := r.log.With(zap.String("message_id", t.MessageID), zap.String("workspace_id", t.WorkspaceID))
 	a := &Access{Token: token, NetworkMode: sandbox.NetworkNone, turn: tr,
-		Mounts: []sandbox.Mount{
-			{Source: tr.dir, Target: SocketDir, ReadOnly: true},
-			{Source: r.shimPath, Target: ShimPath, ReadOnly: true},
-		},
+		Mounts: append([]sandbox.Mount{{Source: tr.dir, Target: SocketDir, ReadOnly: true}}, r.shim.mounts...),
 		Env:    []string{"ANTHROPIC_BASE_URL=http://127.0.0.1:" + strconv.Itoa(ModelPort), r.credentialVar() + "=" + token},
-		prefix: []string{ShimPath, ShimCommand, "--forward", forwardArg(ModelPort, modelSocket)},
+		prefix: append(append([]string(nil), r.shim.prefix...), ShimCommand, "--forward", forwardArg(ModelPort, modelSocket)),
+	}
+	if t.Timeout > 0 {
+		a.prefix = append(a.prefix, "--deadline", shimDeadline(t.Timeout, r.cfg.Sandbox.StopGrace).String(),
+			"--grace", r.cfg.Sandbox.StopGrace.String())
 	}
 	if tr.egress != nil {
 		proxy := "http://127.0.0.1:" + strconv.Itoa(EgressPort)
