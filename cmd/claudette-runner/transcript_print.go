@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
 )
 
 // printEvent prints one stream-json line of the agent readably. Everything
@@ -68,8 +69,39 @@ func (tr *transcript) printEvent(ev json.RawMessage) {
 			mark = "✘ failed: " + printable(strings.Join(e.Errors, "; "))
 		}
 		fmt.Fprintf(tr.out, "%s · %d turn(s) · %.1fs · $%.4f\n", mark, e.NumTurns, float64(e.Duration)/1000, e.Cost)
-	case "runner":
-		fmt.Fprintf(tr.out, "! output line not relayed as JSON (%s): %s\n", printable(e.Subtype), clip(e.Text, 200))
+	case rpc.EventTypeRunner:
+		tr.printRunnerEvent(e.Subtype, e.Text, ev)
+	}
+}
+
+// printRunnerEvent prints an event the runner added to the stream
+// (CONTRACT sections 6 and 7): what it says, in a line.
+func (tr *transcript) printRunnerEvent(subtype, text string, ev json.RawMessage) {
+	var f struct {
+		Ref, Old, New, SHA, Reason, Host, Budget string
+		Port, Used, Limit                        json.Number
+	}
+	_ = json.Unmarshal(ev, &f)
+	ref := printable(strings.TrimPrefix(f.Ref, "refs/heads/"))
+	switch subtype {
+	case rpc.RunnerInvalidLine:
+		fmt.Fprintf(tr.out, "! output line not relayed as JSON: %s\n", clip(text, 200))
+	case rpc.RunnerGitPush:
+		fmt.Fprintf(tr.out, "⇡ pushed %s: %s → %s\n", ref, short(f.Old), short(f.New))
+	case rpc.RunnerGitPushRefused:
+		fmt.Fprintf(tr.out, "⇡ push of %s refused: %s\n", ref, clip(f.Reason, 200))
+	case rpc.RunnerGitPushFailed:
+		fmt.Fprintf(tr.out, "⇡ the runner's push of %s failed: %s\n", ref, clip(f.Reason, 200))
+	case rpc.RunnerGitCommit:
+		fmt.Fprintf(tr.out, "⎇ the runner committed the leftovers on %s: %s\n", ref, short(f.SHA))
+	case rpc.RunnerEgressRefused:
+		fmt.Fprintf(tr.out, "! connection to %s:%s refused: %s\n", printable(f.Host), printable(f.Port.String()), printable(f.Reason))
+	case rpc.RunnerBudgetExhausted:
+		fmt.Fprintf(tr.out, "! budget %s exhausted: %s of %s\n", printable(f.Budget), printable(f.Used.String()), printable(f.Limit.String()))
+	case rpc.RunnerDiskLimit:
+		fmt.Fprintf(tr.out, "! disk limit reached: %s of %s bytes\n", printable(f.Used.String()), printable(f.Limit.String()))
+	default:
+		fmt.Fprintf(tr.out, "! runner: %s\n", clip(string(ev), 200))
 	}
 }
 

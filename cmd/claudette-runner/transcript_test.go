@@ -96,3 +96,29 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// The runner's own events read as what they say, with the agent's (or the
+// host's) words escaped.
+func TestTranscriptRunnerEvents(t *testing.T) {
+	old, head := strings.Repeat("a", 40), strings.Repeat("b", 40)
+	for name, tc := range map[string]struct {
+		ev   json.RawMessage
+		want string
+	}{
+		"push":    {rpc.RunnerEvent(rpc.RunnerGitPush, map[string]any{"ref": "refs/heads/claudette/c", "old": old, "new": head}), "⇡ pushed claudette/c: aaaaaaaaaaaa → bbbbbbbbbbbb\n"},
+		"refused": {rpc.RunnerEvent(rpc.RunnerGitPushRefused, map[string]any{"ref": "refs/heads/main", "reason": "no\x1b[2J"}), "⇡ push of main refused: no\\x1b[2J\n"},
+		"egress":  {rpc.RunnerEvent(rpc.RunnerEgressRefused, map[string]any{"host": "example.com", "port": 22, "reason": "port_not_allowed"}), "! connection to example.com:22 refused: port_not_allowed\n"},
+		"budget":  {rpc.RunnerEvent(rpc.RunnerBudgetExhausted, map[string]any{"budget": "turn_tokens", "used": 12, "limit": 10}), "! budget turn_tokens exhausted: 12 of 10\n"},
+		"invalid": {rpc.RunnerEvent(rpc.RunnerInvalidLine, map[string]any{"text": "plain"}), "! output line not relayed as JSON: plain\n"},
+		"unknown": {rpc.RunnerEvent("new_thing", map[string]any{"x": 1}), `! runner: {"subtype":"new_thing","type":"runner","x":1}` + "\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, notes bytes.Buffer
+			tr := newTranscript(&out, &notes, false, conversation.Turn{MessageID: "m"}, "/src/repo")
+			tr.printEvent(tc.ev)
+			if out.String() != tc.want {
+				t.Errorf("printed %q, want %q", out.String(), tc.want)
+			}
+		})
+	}
+}
