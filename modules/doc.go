@@ -9,6 +9,7 @@
 //
 // Embedding:
 //
+//	modules.ShimMain()                       // first in main: inside a sandbox this binary is the shim
 //	cfg, err := config.Load(config.Sources{File: "runner.json"})
 //	if err != nil { ... }                    // config.Problems: one line per problem
 //	if problems := cfg.Validate(); len(problems) > 0 { ... }

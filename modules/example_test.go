@@ -17,6 +17,7 @@ import (
 var sandboxImage = "claudette/sandbox-demo:latest"
 
 func TestMain(m *testing.M) {
+	modules.ShimMain() // this test binary is the sandboxes' shim, as in any program that embeds the runner
 	tag, err := demotest.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -43,7 +43,7 @@ type invocation struct {
 }
 
 func commands() []*command {
-	return []*command{startCommand(), validateCommand(), execCommand(), healthcheckCommand(), versionCommand(), shimCommand()}
+	return []*command{startCommand(), validateCommand(), execCommand(), healthcheckCommand(), versionCommand()}
 }
 
 // run executes the command line and returns the exit code.
