@@ -14,7 +14,8 @@ import (
 // watcher) and from the turn's own end (the runner's push). While the agent's
 // output is relayed they join its line queue, so each gets the next seq in the
 // order it happened; before and after, they wait in pending and go out with
-// the finished state (finish), each with its own seq, before the answer.
+// the finished state, each with its own seq, before the answer (decide
+// records them in the turn's answer).
 type notices struct {
 	mu      stdsync.Mutex
 	queue   *lineQueue
@@ -68,18 +69,4 @@ func (m *Manager) notice(t *turnState, ev []byte) reporter.Item {
 	t.rec.Seq++
 	return reporter.Event(rpc.EventParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
 		ConversationID: turn.ConversationID, Seq: t.rec.Seq, Event: ev})
-}
-
-// pendingNotices reserves a seq for each notice left after the relay and
-// returns their events, to be sent with the turn's finished state.
-func (m *Manager) pendingNotices(t *turnState) []reporter.Item {
-	evs := t.notices.take()
-	items := make([]reporter.Item, 0, len(evs)+2)
-	for _, ev := range evs {
-		turn := t.rec.Turn
-		seq := m.nextSeq(t, t.rec.State)
-		items = append(items, reporter.Event(rpc.EventParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-			ConversationID: turn.ConversationID, Seq: seq, Event: ev}))
-	}
-	return items
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	stdsync "sync"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -49,6 +50,7 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 		if err := m.store.putTurn(t.rec); err != nil {
 			m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
 		}
+		crashpoint.Hit(crashpoint.LinesReserved)
 		if err := m.sink.Send(m.ctx, items...); err != nil {
 			m.log.Error("cannot deliver events; stopping the turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 			t.stop(causeShutdown, "stopped: events cannot be delivered")
