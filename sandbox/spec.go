@@ -30,8 +30,9 @@ const (
 )
 
 // StdinPath is where a Spec's StdinFile is mounted read-only; the command
-// reads it as its stdin.
-const StdinPath = "/run/claudette/stdin"
+// reads it as its stdin. It lies in the sandbox's /tmp (a tmpfs, mounted
+// first), since the root file system is read-only and has no mount point.
+const StdinPath = "/tmp/.claudette-stdin"
 
 // WorkspacePath is where the checkout is mounted and the working directory.
 const WorkspacePath = "/workspace"

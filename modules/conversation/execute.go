@@ -34,7 +34,9 @@ func (m *Manager) release(t *turnState) {
 	if m.active[ws] == t {
 		delete(m.active, ws)
 	}
-	delete(m.byMsg, t.rec.Turn.MessageID)
+	if m.byMsg[t.rec.Turn.MessageID] == t {
+		delete(m.byMsg, t.rec.Turn.MessageID)
+	}
 	m.mu.Unlock()
 	close(t.done)
 	m.wg.Done()
@@ -101,8 +103,10 @@ func (m *Manager) runTurn(t *turnState) outcome {
 }
 
 // follow relays the agent's output until it ends and returns how it ended.
+// A re-attached run is read from its first line: the lines delivered before
+// the restart (t.rec.Lines) are only observed.
 func (m *Manager) follow(t *turnState, run *sandbox.Run) outcome {
-	tracker := &streamTracker{sessionID: t.rec.SessionID, lines: t.rec.Lines}
+	tracker := &streamTracker{sessionID: t.rec.SessionID, skip: t.rec.Lines}
 	m.relay(t, run, tracker)
 	status := run.Wait(m.ctx)
 	return outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()}
@@ -191,6 +195,9 @@ func (m *Manager) turnTimeout(o Options) time.Duration {
 func (m *Manager) finish(t *turnState, out outcome) {
 	turn := t.rec.Turn
 	crashpoint.Hit(crashpoint.SandboxEnded)
+	if cause := t.decide(); cause == causeCancelled && out.cause == causeNone && out.err == nil {
+		out.cause = cause // cancelled after the run ended, before the answer: the cancel was promised
+	}
 	resp := out.response(turn.RequestID)
 	if out.tracker.sessionID != "" && (out.tracker.sawInit || out.tracker.result != nil) {
 		rec, _, _ := m.store.session(turn.WorkspaceID, turn.ConversationID)

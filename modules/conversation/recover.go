@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"go.uber.org/zap"
 )
@@ -62,7 +63,7 @@ func (m *Manager) recover(ctx context.Context) error {
 		case rec.Answer != nil:
 			log.Info("sending a recorded answer again after restart")
 			owned[rec.ContainerID] = true
-			m.startRecovered(t, false, func() { m.deliverAnswer(t.rec) })
+			m.startRecovered(t, rec.ContainerID != "" && m.active[ws] == nil, func() { m.deliverAnswer(t.rec) })
 		case rec.State == rpc.StateRunning && alive[rec.ContainerID] && m.active[ws] == nil:
 			log.Info("re-attaching to running turn", zap.String("container_id", rec.ContainerID), zap.Int64("lines_delivered", rec.Lines))
 			owned[rec.ContainerID] = true
@@ -123,6 +124,30 @@ func (m *Manager) startRecovered(t *turnState, claim bool, fn func()) {
 	}()
 }
 
+// runAgain queues again a re-attached turn whose agent never ran: its
+// sandbox's shim could not reach the relay of the runner that crashed right
+// after starting it. The sandbox is removed; the turn starts over.
+func (m *Manager) runAgain(t *turnState) {
+	log := m.log.With(zap.String("message_id", t.rec.Turn.MessageID), zap.String("container_id", t.rec.ContainerID))
+	log.Info("the agent of a re-attached turn never started; queueing the turn again")
+	ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
+	err := m.sb.Remove(ctx, t.rec.ContainerID)
+	cancel()
+	if err != nil {
+		log.Warn("cannot remove the sandbox of a turn to run again", zap.Error(err))
+	}
+	t.rec.ContainerID, t.rec.Lines = "", 0
+	if err := m.store.putTurn(t.rec); err != nil {
+		log.Warn("cannot record turn progress", zap.Error(err))
+	}
+	again := newTurnState(t.rec)
+	again.cause, again.reason = t.stopCause(), t.reason
+	m.mu.Lock()
+	m.byMsg[t.rec.Turn.MessageID] = again
+	m.pending = append([]*turnState{again}, m.pending...)
+	m.mu.Unlock()
+}
+
 type leftoverRef struct{ containerID, workspaceID string }
 
 // reattach follows a sandbox left by an earlier run to its end. adopted: the
@@ -131,7 +156,7 @@ type leftoverRef struct{ containerID, workspaceID string }
 func (m *Manager) reattach(t *turnState, adopted bool) {
 	closeAccess := m.reopenAccess(m.ctx, t) // the sandbox holds the turn's token and socket dir
 	defer closeAccess()
-	run, err := m.sb.Attach(m.ctx, t.rec.ContainerID, t.rec.Lines)
+	run, err := m.sb.Attach(m.ctx, t.rec.ContainerID, 0)
 	if err != nil {
 		m.log.Warn("cannot re-attach to turn", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 		m.answer(t, rpc.Errorf(rpc.CodeAgentFailed, "agent failed: the runner restarted and could not re-attach to the turn's sandbox: %v", err))
@@ -146,6 +171,10 @@ func (m *Manager) reattach(t *turnState, adopted bool) {
 	// The replay starts after the last line known delivered, with its seq.
 	t.rec.Seq = t.rec.LinesSeq
 	out := m.follow(t, run)
+	if out.tracker.lines == 0 && out.cause == causeNone && out.status.ExitCode == relay.ShimExitSetup {
+		m.runAgain(t)
+		return
+	}
 	if !t.rec.StartedAt.IsZero() {
 		out.durationMs = time.Since(t.rec.StartedAt).Milliseconds()
 	}

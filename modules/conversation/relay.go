@@ -44,7 +44,14 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 				items = append(items, m.notice(t, l.Data))
 				continue
 			}
+			if tracker.delivered() {
+				tracker.observe(l.Data, l.Truncated)
+				continue
+			}
 			items = append(items, m.event(t, tracker, l.Line))
+		}
+		if len(items) == 0 {
+			continue
 		}
 		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
 		if err := m.store.putTurn(t.rec); err != nil {

@@ -96,22 +96,21 @@ func (m *Manager) Cancel(workspaceID, conversationID string) bool {
 		return t.rec.Turn.WorkspaceID == workspaceID && t.rec.Turn.ConversationID == conversationID
 	})
 	m.mu.Unlock()
-	if running != nil {
-		m.stopDurably(running, causeCancelled, "stopped: cancelled")
-	}
+	stopped := running != nil && m.stopDurably(running, causeCancelled, "stopped: cancelled")
 	for _, t := range removed {
 		m.answer(t, rpc.Errorf(rpc.CodeCancelled, "turn cancelled before it started"))
 	}
-	return running != nil || len(removed) > 0
+	return stopped || len(removed) > 0
 }
 
-// stopDurably records a stop that will be promised to someone, then stops the turn.
-func (m *Manager) stopDurably(t *turnState, cause stopCause, reason string) {
+// stopDurably records a stop that will be promised to someone, then stops
+// the turn; false when the turn's answer was already decided.
+func (m *Manager) stopDurably(t *turnState, cause stopCause, reason string) bool {
 	if err := m.store.putStop(t.rec.Turn.MessageID, stopRecord{Cause: cause, Reason: reason}); err != nil {
 		m.log.Error("cannot record a turn's stop", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 	}
 	crashpoint.Hit(crashpoint.CancelRecorded)
-	t.stop(cause, reason)
+	return t.stop(cause, reason)
 }
 
 // Withdraw removes a queued turn whose message was deleted before it started.
