@@ -151,8 +151,14 @@ func (m *Manager) Stop(ctx context.Context) error {
 func (m *Manager) Status() rpc.RunnerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	active := 0
+	for _, t := range m.active {
+		if !t.answered() { // an answered turn only removes its sandbox
+			active++
+		}
+	}
 	return rpc.RunnerStatus{RunnerID: m.cfg.RunnerID, Version: version.Version,
-		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent}
+		Active: active, Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent}
 }
 
 func (m *Manager) stopAll(cause stopCause, reason string) {

@@ -13,9 +13,9 @@ type turnState struct {
 	done    chan struct{}
 	notices notices // runner events raised during the turn
 
-	mu     stdsync.Mutex
-	cancel context.CancelFunc // cancels preparation
-	run    *sandbox.Run
+	mu      stdsync.Mutex
+	cancel  context.CancelFunc // cancels preparation
+	run     *sandbox.Run
 	cause   stopCause
 	reason  string
 	decided bool // the answer is being recorded: a stop comes too late
@@ -43,6 +43,13 @@ func (t *turnState) stop(cause stopCause, reason string) bool {
 		t.cancel()
 	}
 	return true
+}
+
+// answered reports whether the turn's answer is decided.
+func (t *turnState) answered() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.decided
 }
 
 // decide closes the turn to stops and returns the cause of the one that came
