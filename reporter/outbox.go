@@ -309,14 +309,18 @@ func (o *outbox) after(s *segment) *segment {
 }
 
 // release records that every item before next is delivered, and removes the
-// segments before pos, all delivered. Sender only. The cursor is written
-// without a sync: losing it only means sending those items again.
+// segments before pos, all delivered. Sender only. The cursor is synced
+// before any segment goes, so that a power cut can neither bring back a
+// cursor older than the oldest segment left nor leave a torn one past what
+// was delivered: at worst the last batch is sent again.
 func (o *outbox) release(pos position, next uint64) {
 	var rec [12]byte
 	binary.LittleEndian.PutUint64(rec[:8], next)
 	binary.LittleEndian.PutUint32(rec[8:], crc32.Checksum(rec[:8], castagnoli))
 	if _, err := o.cursor.WriteAt(rec[:], 0); err != nil {
 		o.log.Warn("outbox: write cursor", zap.Error(err))
+	} else if err := fdatasync(o.cursor); err != nil {
+		o.log.Warn("outbox: sync cursor", zap.Error(err))
 	}
 	o.mu.Lock()
 	var done []*segment

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"go.uber.org/zap"
 )
@@ -238,6 +239,7 @@ func (s *sender) done() {
 	}
 	if b.items > 0 {
 		s.pos = b.end
+		crashpoint.Hit(crashpoint.BatchDelivered)
 		s.r.ob.release(s.pos, b.last+1)
 		s.r.removed(b.last, b.items, b.bytes)
 	}

@@ -46,7 +46,11 @@ func (m *Manager) Attach(ctx context.Context, containerID string, skipLines int6
 		deadline = time.Now().Add(timeout)
 	}
 	ws, msg := lbl[LabelWorkspaceID], lbl[LabelMessageID]
-	r, err := m.reserve(ws, func() *Run { return m.newRun(c.ID, ws, msg, timeout, deadline, skipLines) })
+	r, err := m.reserve(ws, func() *Run {
+		r := m.newRun(c.ID, ws, msg, timeout, deadline, skipLines)
+		r.keep = lbl[labelKeep] == "true"
+		return r
+	})
 	if err != nil {
 		return nil, err
 	}

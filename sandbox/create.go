@@ -29,17 +29,24 @@ func (m *Manager) createOptions(s *Spec, image string, timeout time.Duration, de
 	for _, mt := range s.Mounts {
 		mounts = append(mounts, bind(mt.Source, mt.Target, mt.ReadOnly))
 	}
+	entrypoint, cmd := s.Cmd[:1], s.Cmd[1:]
+	stdin := len(s.Stdin) > 0 || s.StdinFile == ""
+	if s.StdinFile != "" {
+		// The command's arguments stay arguments ("$@"): nothing of them is shell text.
+		mounts = append(mounts, bind(s.StdinFile, StdinPath, true))
+		entrypoint, cmd = []string{"/bin/sh", "-c", `exec "$@" <` + StdinPath, "sh"}, s.Cmd
+	}
 	cfg := &container.Config{
 		Image:       image,
 		User:        m.user,
-		Entrypoint:  s.Cmd[:1],
-		Cmd:         s.Cmd[1:],
+		Entrypoint:  entrypoint,
+		Cmd:         cmd,
 		Env:         append([]string(nil), s.Env...),
 		WorkingDir:  WorkspacePath,
 		Labels:      labels(m.cfg.RunnerID, s, timeout, deadline),
-		OpenStdin:   true,
-		StdinOnce:   true,
-		AttachStdin: true, AttachStdout: true, AttachStderr: true,
+		OpenStdin:   stdin,
+		StdinOnce:   stdin,
+		AttachStdin: stdin, AttachStdout: true, AttachStderr: true,
 		StopSignal:  "SIGTERM",
 		StopTimeout: &stopTimeout,
 	}

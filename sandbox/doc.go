@@ -2,10 +2,12 @@
 // workspace on the real engine: it builds the container from a Spec (image,
 // command, env, the checkout at /workspace, extra binds, limits and
 // hardening from the configuration, the contract labels), writes the prompt
-// to stdin, streams stdout as capped lines with a bounded stderr tail,
+// to stdin (or has the command read a read-only prompt file, Spec.StdinFile,
+// which survives a crash of the runner), streams stdout as capped lines with a bounded stderr tail,
 // enforces the turn timeout and the output limit, stops with SIGTERM, a
-// grace period and SIGKILL, removes the container, and says honestly why
-// the run ended. At start it probes what the engine can enforce (and refuses
+// grace period and SIGKILL, removes the container (or keeps the ended one
+// until its caller has recorded the end and calls Remove: Spec.Keep), and
+// says honestly why the run ended. At start it probes what the engine can enforce (and refuses
 // to start when it cannot), checks the runtime, and reconciles the
 // containers a previous process left (running or exited turns stay for
 // Attach, which follows one of them again from a given line). When the runner

@@ -86,6 +86,17 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 	return nil
 }
 
+// Remove removes an ended (or any) container of this runner: the caller of a
+// Spec.Keep run once it has recorded how the run ended. A container that is
+// already gone is no error.
+func (m *Manager) Remove(ctx context.Context, containerID string) error {
+	if err := m.remove(ctx, containerID); err != nil {
+		return err
+	}
+	m.dropLeftover(containerID)
+	return nil
+}
+
 func (m *Manager) dropLeftover(id string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

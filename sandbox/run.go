@@ -24,6 +24,7 @@ type Run struct {
 	deadline    time.Time
 	stream      *stream
 	src         io.Closer // the attach connection or the log reader
+	keep        bool      // the ended container stays until Remove (Spec.Keep)
 
 	stopReq  chan StopKind // the runner wants it stopped
 	detachCh chan struct{}
@@ -175,8 +176,8 @@ func (r *Run) finishDetached() {
 		OutputBytes: r.stream.total.Load()})
 }
 
-// finish reads the exit from the engine, removes the container and
-// publishes the Status.
+// finish reads the exit from the engine, removes the container (unless the
+// caller keeps it: Spec.Keep) and publishes the Status.
 func (r *Run) finish(kind StopKind, events cgroupEvents, waitErr error) {
 	m := r.m
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -202,6 +203,10 @@ func (r *Run) finish(kind StopKind, events cgroupEvents, waitErr error) {
 	}
 	r.cancelMu.Unlock()
 	st.OutputBytes = r.stream.total.Load()
+	if r.keep {
+		r.publish(st)
+		return
+	}
 	if err := m.remove(ctx, r.id); err != nil {
 		m.log.Error("remove sandbox container", zap.String("workspace_id", r.workspaceID), zap.String("container_id", r.id), zap.Error(err))
 	}

@@ -26,7 +26,13 @@ const (
 const (
 	labelDeadline = "dev.claudette.deadline" // RFC 3339 wall-clock end of the turn
 	labelTimeout  = "dev.claudette.timeout"  // the turn timeout, for the reason text
+	labelKeep     = "dev.claudette.keep"     // "true": the ended container stays until Remove
 )
+
+// StdinPath is where a Spec's StdinFile is mounted read-only; the command
+// reads it as its stdin. It lies in the sandbox's /tmp (a tmpfs, mounted
+// first), since the root file system is read-only and has no mount point.
+const StdinPath = "/tmp/.claudette-stdin"
 
 // WorkspacePath is where the checkout is mounted and the working directory.
 const WorkspacePath = "/workspace"
@@ -49,9 +55,18 @@ type Spec struct {
 	Checkout               string   // host dir, bind-mounted read-write at /workspace (the working dir)
 	Mounts                 []Mount  // extra binds, e.g. the agent-state dir; nothing else from the host
 	Stdin                  []byte   // the prompt; reaches the process on stdin, never in Cmd, Env or inspect
-	Timeout                time.Duration
-	Labels                 map[string]string // extra labels; the contract labels win
-	NetworkMode            string            // "" = "none"
+	// StdinFile is a host file the process reads as its stdin instead of
+	// Stdin: mounted read-only at StdinPath and redirected by /bin/sh, so the
+	// whole prompt reaches a sandbox that outlived a crash of the runner
+	// (a stream written after the start would not). The image needs /bin/sh.
+	StdinFile string
+	// Keep leaves the ended container (exited, with its log) in place until
+	// Remove: the caller records how the run ended before it is gone, so a
+	// crash in between can still read it back with Attach.
+	Keep        bool
+	Timeout     time.Duration
+	Labels      map[string]string // extra labels; the contract labels win
+	NetworkMode string            // "" = "none"
 }
 
 // ContainerName is the name of a workspace's sandbox container for a runner:
@@ -86,6 +101,14 @@ func (s *Spec) validate() error {
 	for _, e := range s.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return bad("environment entry %q is not KEY=value", e)
+		}
+	}
+	if s.StdinFile != "" {
+		if len(s.Stdin) > 0 {
+			return bad("stdin and a stdin file are both set")
+		}
+		if fi, err := os.Lstat(s.StdinFile); err != nil || !filepath.IsAbs(s.StdinFile) || !fi.Mode().IsRegular() || fi.Size() > MaxStdin {
+			return bad("stdin file %q must be an absolute path to a regular file of at most %d bytes", s.StdinFile, MaxStdin)
 		}
 	}
 	if err := checkSource(s.Checkout); err != nil {
@@ -135,7 +158,7 @@ func checkSource(p string) error {
 // labels returns the container's labels: the spec's extras, then the
 // contract ones and the turn's deadline, which cannot be overridden.
 func labels(runnerID string, s *Spec, timeout time.Duration, deadline time.Time) map[string]string {
-	out := make(map[string]string, len(s.Labels)+6)
+	out := make(map[string]string, len(s.Labels)+7)
 	for k, v := range s.Labels {
 		out[k] = v
 	}
@@ -145,5 +168,9 @@ func labels(runnerID string, s *Spec, timeout time.Duration, deadline time.Time)
 	out[LabelMessageID] = s.MessageID
 	out[labelTimeout] = timeout.String()
 	out[labelDeadline] = deadline.UTC().Format(time.RFC3339Nano)
+	delete(out, labelKeep)
+	if s.Keep {
+		out[labelKeep] = "true"
+	}
 	return out
 }

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
 )
 
 // Run starts a container for the spec and follows it. The prompt in
-// s.Stdin is written to the process's stdin, which is then closed. A
+// s.Stdin is written to the process's stdin, which is then closed (or the
+// process reads s.StdinFile, which survives a crash of the runner). A
 // workspace that already has a live container gets a Conflict-class error;
 // an invalid spec an InvalidArgument-class one.
 func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
@@ -40,7 +42,11 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 	}
 	deadline := time.Now().Add(timeout)
 
-	r, err := m.reserve(s.WorkspaceID, func() *Run { return m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0) })
+	r, err := m.reserve(s.WorkspaceID, func() *Run {
+		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)
+		r.keep = s.Keep
+		return r
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +74,8 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 		removeOnError()
 		return nil, err
 	}
-	att, err := m.docker.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	stdin := s.StdinFile == ""
+	att, err := m.docker.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: stdin, Stdout: true, Stderr: true})
 	if err != nil {
 		removeOnError()
 		return nil, fmt.Errorf("attach to sandbox %s: %w", shortID(id), err)
@@ -85,13 +92,16 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 		return nil, fmt.Errorf("start sandbox for workspace %s: %w", s.WorkspaceID, err)
 	}
 	ok = true
+	crashpoint.Hit(crashpoint.SandboxStarted)
 	m.log.Info("sandbox started", zap.String("workspace_id", s.WorkspaceID), zap.String("message_id", s.MessageID),
 		zap.String("container_id", id), zap.String("image", image), zap.Duration("timeout", timeout), zap.Int("stdin_bytes", len(s.Stdin)))
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.writeStdin(att, s.Stdin, s.WorkspaceID)
-	}()
+	if stdin {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.writeStdin(att, s.Stdin, s.WorkspaceID)
+		}()
+	}
 	m.follow(r, attachReader{att}, wait, cancelWait)
 	return r, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
+	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"go.uber.org/zap"
 )
 
@@ -22,13 +24,31 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 	var recs []record
 	var lookup []string
 	for k, raw := range res.changes {
-		it := decode(raw, i.cfg.RunnerID)
-		items[k], recOf[k] = it, -1
+		items[k] = decode(raw, i.cfg.RunnerID)
+	}
+	withdrawnHere := withdrawnInBatch(items)
+	for k, it := range items {
+		recOf[k] = -1
 		switch it.kind {
 		case itemDispatch:
 			recOf[k] = len(recs)
-			recs = append(recs, record{id: it.id, verdict: verdictAccepted})
-		case itemReject, itemDrop:
+			r := record{id: it.id, verdict: verdictAccepted}
+			if !withdrawnHere[k] {
+				r.pending = &pendingEntry{Message: &items[k].msg}
+			}
+			recs = append(recs, r)
+		case itemReject:
+			recOf[k] = len(recs)
+			r := record{id: it.id, verdict: verdictRejected}
+			if i.responder != nil {
+				raw, err := encodeAnswer(it.id, it.answer)
+				if err != nil {
+					return &journalError{err: err}
+				}
+				r.pending = &pendingEntry{Answer: raw}
+			}
+			recs = append(recs, r)
+		case itemDrop:
 			recOf[k] = len(recs)
 			recs = append(recs, record{id: it.id, verdict: verdictRejected})
 		case itemWithdraw:
@@ -43,6 +63,7 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 		if err != nil {
 			return &journalError{err: err}
 		}
+		crashpoint.Hit(crashpoint.IntakeCommitted)
 	}
 	st.advance(res)
 	for _, it := range items {
@@ -96,6 +117,25 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 	return nil
 }
 
+// withdrawnInBatch marks the inserts whose delete follows in the same batch:
+// they are journaled but never dispatched, so nothing of them stays pending.
+func withdrawnInBatch(items []item) map[int]bool {
+	out := map[int]bool{}
+	inserted := map[string]int{}
+	for k, it := range items {
+		switch it.kind {
+		case itemDispatch:
+			inserted[it.id] = k
+		case itemWithdraw:
+			if j, ok := inserted[it.id]; ok {
+				out[j] = true
+				delete(inserted, it.id)
+			}
+		}
+	}
+	return out
+}
+
 // deliver acts on one new row.
 func (i *Intake) deliver(ctx context.Context, it item, cancelled bool) {
 	switch {
@@ -103,6 +143,7 @@ func (i *Intake) deliver(ctx context.Context, it item, cancelled bool) {
 		i.log.Info("message deleted before dispatch", zap.String("message_id", it.id))
 	case it.kind == itemDispatch:
 		i.m.dispatched.Inc()
+		i.hooks(i.journal, &it.msg)
 		i.handler.Dispatch(ctx, it.msg)
 	case it.kind == itemDrop:
 		i.m.rejected.WithLabelValues(it.reason).Inc()
@@ -116,9 +157,16 @@ func (i *Intake) deliver(ctx context.Context, it item, cancelled bool) {
 			return
 		}
 		i.log.Warn("invalid request row answered with an error", fields...)
-		if err := i.responder.Respond(ctx, it.answer); err != nil {
-			i.log.Error("answer to an invalid request row failed", append(fields, zap.Error(err))...)
+		// The answer sent is the one journaled, so a repeat after a crash is identical.
+		raw, err := encodeAnswer(it.id, it.answer)
+		if err == nil {
+			var resp rpc.Response
+			if resp, _, err = decodeAnswer(raw); err == nil {
+				i.respond(ctx, i.journal, it.id, resp)
+				return
+			}
 		}
+		i.log.Error("answer to an invalid request row failed", append(fields, zap.Error(err))...)
 	}
 }
 

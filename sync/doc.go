@@ -9,6 +9,17 @@
 // before it is dispatched, and the shape position is saved in the same
 // transaction, so a restart or a resync never dispatches an id twice.
 //
+// In that transaction each new message is also kept as pending (the message,
+// or the answer to an invalid row) until it is settled: the handler calls
+// Message.Settled once the message is durable elsewhere (a turn recorded, an
+// answer in the outbox); an answer the handler decides is recorded first
+// (Message.Decided) and replaces the message. Start hands every unsettled
+// entry over again, in order, before reading the shape: the request to the
+// Handler, a recorded answer to the Responder. So a crash between the
+// journal's commit and the handler's durable step neither loses the message
+// nor acts on it twice with different answers. [crashpoints intake-committed,
+// handler-answered]
+//
 // It must not run, queue or answer work itself: requests go to the Handler,
 // and answers to rows that are not valid requests go to the Responder (the
 // reporter). It never builds SQL text: the runner id travels as params[1].

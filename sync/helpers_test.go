@@ -37,6 +37,7 @@ func (r *recorder) Dispatch(_ context.Context, m Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.messages = append(r.messages, m)
+	m.Settled()
 }
 
 func (r *recorder) Withdraw(_ context.Context, id string) {

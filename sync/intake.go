@@ -164,10 +164,16 @@ func (i *Intake) Start(context.Context) error {
 		_ = j.close()
 		return err
 	}
+	unsettled, err := j.pending()
+	if err != nil {
+		_ = j.close()
+		return fmt.Errorf("read pending messages: %w", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	i.journal, i.cancel, i.done = j, cancel, make(chan struct{})
 	go func() {
 		defer close(i.done)
+		i.redeliver(ctx, j, unsettled)
 		i.run(ctx, st)
 	}()
 	return nil

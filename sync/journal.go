@@ -59,7 +59,7 @@ func openJournal(dir string, maxAge time.Duration, maxEntries int) (*journal, er
 	}
 	j := &journal{db: db, maxAge: maxAge, maxEntries: maxEntries}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketIDs, bucketByTime} {
+		for _, b := range [][]byte{bucketMeta, bucketIDs, bucketByTime, bucketPending} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -98,6 +98,7 @@ func (j *journal) position(shape string) (position, bool, error) {
 type record struct {
 	id      string
 	verdict verdict
+	pending *pendingEntry // kept until settled, when the id is new
 }
 
 // commit journals the batch's new ids and saves the position, in one
@@ -124,6 +125,11 @@ func (j *journal) commit(recs []record, lookup []string, pos position, shape str
 			}
 			if err := byTime.Put(append(append([]byte(nil), stamp...), r.id...), nil); err != nil {
 				return err
+			}
+			if r.pending != nil {
+				if err := putPending(tx, r.id, r.pending, now.UnixNano(), i); err != nil {
+					return err
+				}
 			}
 			fresh[i] = true
 			count++

@@ -14,9 +14,36 @@ type Message struct {
 	WorkspaceID string
 	Request     rpc.Request
 	CreatedAt   string // as Electric sent it (Postgres timestamptz text)
+
+	settle func()
+	decide func(rpc.Response) (rpc.Response, error)
 }
 
-// Handler receives accepted messages, in order, each id at most once.
+// Decided records the answer the handler is about to send before it is
+// sent, so that a crash before Settled sends this same answer again instead
+// of acting on the message a second time (a ping or a cancel answered
+// twice, differently). Send the response it returns: the one a restart
+// sends. The error says the answer could not be recorded.
+func (m Message) Decided(resp rpc.Response) (rpc.Response, error) {
+	if m.decide == nil {
+		return resp, nil
+	}
+	return m.decide(resp)
+}
+
+// Settled tells the intake that the message is answered, or taken over
+// durably (a turn recorded), so a restart no longer hands it over again.
+// Until then the journal keeps it: a crash after the intake took it and
+// before the handler made it durable dispatches it again on the next start.
+func (m Message) Settled() {
+	if m.settle != nil {
+		m.settle()
+	}
+}
+
+// Handler receives accepted messages, in order, each id once: again after a
+// restart only when it had not called Message.Settled, so it must tolerate
+// a message it took before the crash (a turn already recorded).
 // Dispatch must return quickly: the handler queues the work. Withdraw is
 // called for the delete of an id that was dispatched; the handler drops the
 // message if it has not started and ignores it otherwise (the orchestrator

@@ -22,6 +22,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/workspace/gittest"
 	"github.com/claudette-dev/claudette-runner/reporter/orchestratortest"
 	"github.com/claudette-dev/claudette-runner/sync/electrictest"
+	"github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
 
@@ -341,7 +342,13 @@ func (e *e2e) removeContainers() {
 		return
 	}
 	for _, c := range res.Items {
-		if _, err := e.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+		// The runner removes a turn's container after its answer: its removal may be under way.
+		_, err := e.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		for try := 0; errdefs.IsConflict(err) && try < 50; try++ {
+			time.Sleep(100 * time.Millisecond)
+			_, err = e.docker.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			e.t.Errorf("cleanup: remove container %s: %v", c.ID[:12], err)
 		}
 	}

@@ -20,4 +20,44 @@
 // budgets across turns and restarts; a turn whose budget is spent ends
 // "budget: …"). It must not read Electric or speak HTTP: it
 // gets turns from the handler and hands everything it produces to a Sink.
+//
+// # Persistence points
+//
+// Nothing irreversible (sending an item, removing a container) happens before
+// the record that says it happened; a crash at any instant (kill -9, power
+// cut) is followed by a start that finishes each turn exactly once. A turn
+// meets these points in order (the names are the crashpoint names the crash
+// test kills the runner at):
+//
+//  1. Submit records the turn (state queued, seq 1) in {dataDir}/conversations.db
+//     and only then returns, so the handler may settle the intake's journal
+//     entry (sync: a message is handed over again until settled). A message
+//     handed over again is ignored when its turn is recorded or was answered
+//     (the "answered" ids, kept 7 days). [turn-recorded]
+//  2. Each state's seq is recorded with the state (StateSeq) before it is sent;
+//     a start sends every unanswered turn's last reserved state again, so a
+//     seq is never left a gap. [state-reserved]
+//  3. Before the sandbox is created the prompt is written to
+//     {dataDir}/prompts/<hash> and synced; the sandbox reads it as stdin
+//     (read-only bind), so a sandbox adopted after a crash ran on the whole
+//     prompt. [prompt-written, sandbox-started]
+//  4. Each batch of lines: the record takes the batch's last seq (MaxSeq),
+//     then the batch is sent; the relay position (Lines, LinesSeq) follows.
+//     A re-attached turn replays from the last position known delivered with
+//     the same seqs. [lines-reserved]
+//  5. The sandbox keeps the ended container (Spec.Keep). The answer (pending
+//     notices, finished state, response, with their seqs) is recorded in the
+//     turn record (Answer) before any of it is sent; from then on the turn
+//     never runs again: a start sends the recorded items again. [sandbox-ended,
+//     answer-recorded]
+//  6. Sent (durable in the outbox), then the container is removed, the prompt
+//     file removed, and the record forgotten with the stop and the id kept as
+//     answered, in one transaction. [answer-sent, container-removed]
+//
+// A stop promised to someone (a cancel answered, a workspace deleted) is
+// recorded (bucket stops) before the turn is signalled and before the answer
+// goes out; a start applies it again: a queued or preparing turn is answered
+// -32005, a re-attached sandbox is stopped. [cancel-recorded] Queued turns
+// that a cancel, a withdrawal or a stopping runner ends are answered through
+// point 5, before the caller's own answer.
 package conversation

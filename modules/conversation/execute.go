@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/reporter"
@@ -33,7 +34,9 @@ func (m *Manager) release(t *turnState) {
 	if m.active[ws] == t {
 		delete(m.active, ws)
 	}
-	delete(m.byMsg, t.rec.Turn.MessageID)
+	if m.byMsg[t.rec.Turn.MessageID] == t {
+		delete(m.byMsg, t.rec.Turn.MessageID)
+	}
 	m.mu.Unlock()
 	close(t.done)
 	m.wg.Done()
@@ -79,7 +82,12 @@ func (m *Manager) runTurn(t *turnState) outcome {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}
 	defer access.close() // the turn's token dies with it
-	run, err := m.sb.Run(ctx, m.withGit(turnSpec(turn, sess, co, access, m.turnTimeout(turn.Options)), co))
+	prompt, err := m.writePrompt(turn)
+	if err != nil {
+		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
+	}
+	crashpoint.Hit(crashpoint.PromptWritten)
+	run, err := m.sb.Run(ctx, m.withGit(turnSpec(turn, sess, co, access, m.turnTimeout(turn.Options), prompt), co))
 	if err != nil {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}
@@ -95,8 +103,10 @@ func (m *Manager) runTurn(t *turnState) outcome {
 }
 
 // follow relays the agent's output until it ends and returns how it ended.
+// A re-attached run is read from its first line: the lines delivered before
+// the restart (t.rec.Lines) are only observed.
 func (m *Manager) follow(t *turnState, run *sandbox.Run) outcome {
-	tracker := &streamTracker{sessionID: t.rec.SessionID, lines: t.rec.Lines}
+	tracker := &streamTracker{sessionID: t.rec.SessionID, skip: t.rec.Lines}
 	m.relay(t, run, tracker)
 	status := m.shimStatus(t, run, run.Wait(m.ctx))
 	return m.afterTurn(t, outcome{conversationID: t.rec.Turn.ConversationID, tracker: tracker, status: status, cause: t.stopCause()})
@@ -179,31 +189,30 @@ func (m *Manager) turnTimeout(o Options) time.Duration {
 	return d
 }
 
-// finish answers a turn: the finished state and the response in one durable
-// send, then forgets the turn and remembers the session.
+// finish answers a turn: it remembers the session, records the answer (the
+// notices left, the finished state, the response), then sends it, removes
+// the kept sandbox and forgets the turn (deliverAnswer).
 func (m *Manager) finish(t *turnState, out outcome) {
 	turn := t.rec.Turn
+	crashpoint.Hit(crashpoint.SandboxEnded)
+	if cause := t.decide(); cause == causeCancelled && out.cause == causeNone && out.err == nil {
+		out.cause = cause // cancelled after the run ended, before the answer: the cancel was promised
+	}
 	m.meterFinish(t, &out)
 	resp := out.response(turn.RequestID)
-	items := m.pendingNotices(t)
-	seq := m.nextSeq(t, rpc.StateFinished)
-	items = append(items,
-		reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID, Seq: seq, State: rpc.StateFinished}),
-		reporter.Response(resp))
-	err := m.sink.Send(m.ctx, items...)
-	if err != nil {
-		m.log.Error("cannot deliver the turn's answer; it stays recorded", zap.String("message_id", turn.MessageID), zap.Error(err))
-		return
-	}
-	if err := m.store.deleteTurn(turn.MessageID); err != nil {
-		m.log.Warn("cannot forget finished turn", zap.String("message_id", turn.MessageID), zap.Error(err))
-	}
 	if out.tracker.sessionID != "" && (out.tracker.sawInit || out.tracker.result != nil) {
 		rec, _, _ := m.store.session(turn.WorkspaceID, turn.ConversationID)
 		rec.SessionID, rec.Established = out.tracker.sessionID, true
 		if err := m.store.putSession(turn.WorkspaceID, turn.ConversationID, rec); err != nil {
 			m.log.Warn("cannot record session", zap.String("conversation_id", turn.ConversationID), zap.Error(err))
 		}
+	}
+	if err := m.decide(t, resp); err != nil {
+		// Answering unrecorded beats not answering: the orchestrator hears of the turn.
+		m.log.Error("cannot record the turn's answer; sending it anyway", zap.String("message_id", turn.MessageID), zap.Error(err))
+	}
+	if !m.deliverAnswer(t.rec) {
+		return
 	}
 	status, code := "completed", 0
 	if resp.Error != nil {
@@ -225,13 +234,16 @@ func (m *Manager) answer(t *turnState, rerr *rpc.Error) {
 // nextSeq reserves the next seq durably before it is sent, so that a restart
 // never hands the same seq to a different item: it follows every seq ever
 // reserved, also those of lines a lost sandbox cannot replay.
+// The state and its seq are recorded together (StateSeq), so a restart sends
+// that state again: a reserved seq is never left a gap.
 func (m *Manager) nextSeq(t *turnState, state string) int64 {
 	t.rec.Seq = max(t.rec.Seq, t.rec.MaxSeq) + 1
 	t.rec.MaxSeq = t.rec.Seq
-	t.rec.State = state
+	t.rec.State, t.rec.StateSeq = state, t.rec.Seq
 	if err := m.store.putTurn(t.rec); err != nil {
 		m.log.Warn("cannot record turn progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 	}
+	crashpoint.Hit(crashpoint.StateReserved)
 	return t.rec.Seq
 }
 

@@ -28,9 +28,11 @@ const labelConversationID = "dev.claudette.conversation-id"
 
 // turnSpec is the sandbox run of a turn: the CLI's command line and
 // environment, the checkout at /workspace, the agent state, the turn's access
-// (model relay, network, protected git metadata), and the prompt on stdin,
-// never in the command line, the environment or a label.
-func turnSpec(turn Turn, s session, co workspace.Checkout, access turnAccess, timeout time.Duration) sandbox.Spec {
+// (model relay, network, protected git metadata), and the prompt on stdin
+// from promptFile (the turn's durable prompt file, so a sandbox adopted after
+// a crash has read it whole), never in the command line, the environment or
+// a label. The ended container is kept until the turn's answer is recorded.
+func turnSpec(turn Turn, s session, co workspace.Checkout, access turnAccess, timeout time.Duration, promptFile string) sandbox.Spec {
 	return sandbox.Spec{
 		WorkspaceID: turn.WorkspaceID,
 		MessageID:   turn.MessageID,
@@ -39,7 +41,8 @@ func turnSpec(turn Turn, s session, co workspace.Checkout, access turnAccess, ti
 		Checkout:    co.Dir,
 		Mounts:      append([]sandbox.Mount{{Source: co.AgentStateDir, Target: AgentStateMount}}, access.mounts...),
 		NetworkMode: access.network,
-		Stdin:       []byte(turn.Prompt),
+		StdinFile:   promptFile,
+		Keep:        true,
 		Timeout:     timeout,
 		Labels:      map[string]string{labelConversationID: turn.ConversationID},
 	}

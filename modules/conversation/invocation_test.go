@@ -139,10 +139,10 @@ func TestTurnSpecKeepsThePromptOnStdin(t *testing.T) {
 		Options: Options{Model: "sonnet", AllowedTools: []string{"Edit"}}}
 	co := workspace.Checkout{Dir: "/srv/ws/ws-1", AgentStateDir: "/srv/data/workspaces/ws-1/claude"}
 	access := turnAccess{env: []string{"ANTHROPIC_BASE_URL=http://127.0.0.1:4141", "ANTHROPIC_API_KEY=turn-token"}}
-	spec := turnSpec(turn, session{ID: "s-1"}, co, access, 5*time.Minute)
+	spec := turnSpec(turn, session{ID: "s-1"}, co, access, 5*time.Minute, "/srv/data/prompts/p-1")
 
-	if string(spec.Stdin) != prompt {
-		t.Errorf("stdin = %q, want the prompt", spec.Stdin)
+	if len(spec.Stdin) != 0 || spec.StdinFile != "/srv/data/prompts/p-1" || !spec.Keep {
+		t.Errorf("stdin = %q from %q (keep %v), want the prompt file and the container kept", spec.Stdin, spec.StdinFile, spec.Keep)
 	}
 	checkNoInjection(t, spec.Cmd)
 	for _, where := range [][]string{spec.Cmd, spec.Env, labelValues(spec.Labels)} {

@@ -27,6 +27,7 @@ type sandboxes interface {
 	Attach(ctx context.Context, containerID string, skipLines int64) (*sandbox.Run, error)
 	Leftovers() []sandbox.Leftover
 	RemoveWorkspace(ctx context.Context, workspaceID string) error
+	Remove(ctx context.Context, containerID string) error
 	RemoveTree(ctx context.Context, path string) error
 	PrepareDir(path string) error
 }
@@ -150,8 +151,14 @@ func (m *Manager) Stop(ctx context.Context) error {
 func (m *Manager) Status() rpc.RunnerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	active := 0
+	for _, t := range m.active {
+		if !t.answered() { // an answered turn only removes its sandbox
+			active++
+		}
+	}
 	return rpc.RunnerStatus{RunnerID: m.cfg.RunnerID, Version: version.Version,
-		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent, Tokens: m.runningTokens()}
+		Active: active, Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent, Tokens: m.runningTokens()}
 }
 
 func (m *Manager) stopAll(cause stopCause, reason string) {

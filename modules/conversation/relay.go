@@ -4,6 +4,7 @@ import (
 	"slices"
 	stdsync "sync"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sandbox"
@@ -27,7 +28,6 @@ const (
 // repeat is a true duplicate), and a turn whose sandbox is gone is answered
 // with a seq no item of it ever had.
 func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) {
-	turn := t.rec.Turn
 	ahead := readAhead(run.Lines(), relayBatchBytes)
 	t.notices.attach(ahead)
 	defer t.notices.detach(ahead)
@@ -37,30 +37,84 @@ func (m *Manager) relay(t *turnState, run *sandbox.Run, tracker *streamTracker) 
 		if !ok {
 			break
 		}
-		items = items[:0]
-		for _, l := range batch {
-			if l.notice {
-				items = append(items, m.notice(t, l.Data))
-				continue
+		// Lines and notices go in separate sends: a replay after a crash
+		// re-creates the lines' seqs from the record, never the notices'.
+		for len(batch) > 0 {
+			k := 1
+			for k < len(batch) && batch[k].notice == batch[0].notice {
+				k++
 			}
-			items = append(items, m.event(t, tracker, l.Line))
+			if batch[0].notice {
+				m.sendNotices(t, batch[:k])
+			} else {
+				items = m.sendLines(t, tracker, batch[:k], items[:0])
+			}
+			batch = batch[k:]
 		}
-		t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
-		m.recordUsage(t)
-		if err := m.store.putTurn(t.rec); err != nil {
-			m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
-		}
-		if err := m.sink.Send(m.ctx, items...); err != nil {
-			m.log.Error("cannot deliver events; stopping the turn", zap.String("message_id", turn.MessageID), zap.Error(err))
-			t.stop(causeShutdown, "stopped: events cannot be delivered")
-			continue
-		}
-		m.metrics.events.Add(float64(len(items)))
-		t.rec.Lines, t.rec.LinesSeq = tracker.lines, t.rec.Seq
 	}
 	m.recordUsage(t)
+	m.putProgress(t)
+}
+
+// sendLines relays a run of the agent's lines (see relay for the order of
+// the record and the send).
+func (m *Manager) sendLines(t *turnState, tracker *streamTracker, lines []queued, items []reporter.Item) []reporter.Item {
+	for _, l := range lines {
+		if tracker.delivered() {
+			tracker.observe(l.Data, l.Truncated)
+			continue
+		}
+		items = append(items, m.event(t, tracker, l.Line))
+	}
+	if len(items) == 0 {
+		return items
+	}
+	t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
+	m.recordUsage(t)
+	m.putProgress(t)
+	crashpoint.Hit(crashpoint.LinesReserved)
+	if !m.sendRelayed(t, items) {
+		return items
+	}
+	t.rec.Lines, t.rec.LinesSeq = tracker.lines, t.rec.Seq
+	return items
+}
+
+// sendNotices relays a run of runner events. Their seqs follow the lines
+// delivered so far; the record takes them as delivered (LinesSeq) and keeps
+// the events themselves until the next write, before anything is sent, so a
+// restart sends them again (recover: resendNotices) instead of giving their
+// seqs to replayed lines.
+func (m *Manager) sendNotices(t *turnState, notices []queued) {
+	items := make([]reporter.Item, 0, len(notices))
+	t.rec.Notices = t.rec.Notices[:0]
+	for _, n := range notices {
+		it := m.notice(t, n.Data)
+		items = append(items, it)
+		t.rec.Notices = append(t.rec.Notices, noticeRecord{Seq: t.rec.Seq, Event: n.Data})
+	}
+	t.rec.MaxSeq = max(t.rec.MaxSeq, t.rec.Seq)
+	t.rec.LinesSeq = t.rec.Seq
+	m.putProgress(t)
+	m.sendRelayed(t, items)
+	t.rec.Notices = nil // written with the next record
+}
+
+// sendRelayed sends relayed items; when they cannot be delivered the turn is
+// stopped (false).
+func (m *Manager) sendRelayed(t *turnState, items []reporter.Item) bool {
+	if err := m.sink.Send(m.ctx, items...); err != nil {
+		m.log.Error("cannot deliver events; stopping the turn", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
+		t.stop(causeShutdown, "stopped: events cannot be delivered")
+		return false
+	}
+	m.metrics.events.Add(float64(len(items)))
+	return true
+}
+
+func (m *Manager) putProgress(t *turnState) {
 	if err := m.store.putTurn(t.rec); err != nil {
-		m.log.Warn("cannot record relay progress", zap.String("message_id", turn.MessageID), zap.Error(err))
+		m.log.Warn("cannot record relay progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"go.uber.org/zap"
 )
@@ -25,10 +26,16 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 		m.log.Warn("turn already known, ignored", zap.String("message_id", turn.MessageID))
 		return
 	}
+	// A message handed over again after a crash, whose turn already ended.
+	if done, err := m.store.answered(turn.MessageID); err == nil && done {
+		m.mu.Unlock()
+		m.log.Warn("turn already answered, ignored", zap.String("message_id", turn.MessageID))
+		return
+	}
 	m.order++
 	turn.Order = m.order
 	turn.Arrived = time.Now().UTC()
-	t := newTurnState(&turnRecord{Turn: turn, State: rpc.StateQueued, Seq: 1})
+	t := newTurnState(&turnRecord{Turn: turn, State: rpc.StateQueued, Seq: 1, MaxSeq: 1, StateSeq: 1})
 	m.byMsg[turn.MessageID] = t
 	m.mu.Unlock()
 
@@ -40,6 +47,7 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 		m.answer(t, rpc.Errorf(rpc.CodeSandboxFailed, "runner cannot record the turn: %v", err))
 		return
 	}
+	crashpoint.Hit(crashpoint.TurnRecorded)
 	m.log.Info("turn queued", zap.String("message_id", turn.MessageID),
 		zap.String("workspace_id", turn.WorkspaceID), zap.String("conversation_id", turn.ConversationID))
 	m.emitState(t, rpc.StateQueued, 1)
@@ -74,22 +82,35 @@ func (m *Manager) pump() {
 	m.metrics.active.Set(float64(len(m.active)))
 }
 
-// Cancel stops the running turn and removes the queued turns of a conversation.
+// Cancel stops the running turn and removes the queued turns of a
+// conversation. It returns once both are durable: the running turn's stop is
+// recorded (a restart applies it again) and each queued turn's answer is
+// recorded, so what the caller answers holds across a crash.
 func (m *Manager) Cancel(workspaceID, conversationID string) bool {
 	m.mu.Lock()
-	found := false
+	var running *turnState
 	if t, ok := m.active[workspaceID]; ok && t.rec.Turn.ConversationID == conversationID {
-		t.stop(causeCancelled, "stopped: cancelled")
-		found = true
+		running = t
 	}
 	removed := m.removePending(func(t *turnState) bool {
 		return t.rec.Turn.WorkspaceID == workspaceID && t.rec.Turn.ConversationID == conversationID
 	})
 	m.mu.Unlock()
+	stopped := running != nil && m.stopDurably(running, causeCancelled, "stopped: cancelled")
 	for _, t := range removed {
 		m.answer(t, rpc.Errorf(rpc.CodeCancelled, "turn cancelled before it started"))
 	}
-	return found || len(removed) > 0
+	return stopped || len(removed) > 0
+}
+
+// stopDurably records a stop that will be promised to someone, then stops
+// the turn; false when the turn's answer was already decided.
+func (m *Manager) stopDurably(t *turnState, cause stopCause, reason string) bool {
+	if err := m.store.putStop(t.rec.Turn.MessageID, stopRecord{Cause: cause, Reason: reason}); err != nil {
+		m.log.Error("cannot record a turn's stop", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
+	}
+	crashpoint.Hit(crashpoint.CancelRecorded)
+	return t.stop(cause, reason)
 }
 
 // Withdraw removes a queued turn whose message was deleted before it started.
@@ -109,12 +130,11 @@ func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error
 	m.mu.Lock()
 	m.deleting[workspaceID]++ // deletions of one workspace may overlap
 	removed := m.removePending(func(t *turnState) bool { return t.rec.Turn.WorkspaceID == workspaceID })
-	var running *turnState
-	if t, ok := m.active[workspaceID]; ok {
-		running = t
-		t.stop(causeCancelled, "stopped: workspace deleted")
-	}
+	running := m.active[workspaceID]
 	m.mu.Unlock()
+	if running != nil {
+		m.stopDurably(running, causeCancelled, "stopped: workspace deleted")
+	}
 	defer func() {
 		m.mu.Lock()
 		if m.deleting[workspaceID]--; m.deleting[workspaceID] <= 0 {

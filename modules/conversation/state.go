@@ -15,11 +15,12 @@ type turnState struct {
 	meter   turnMeter // the relay's count of the turn (meter.go)
 	pushed  lastPush  // the turn's last push through the git relay (git.go)
 
-	mu     stdsync.Mutex
-	cancel context.CancelFunc // cancels preparation
-	run    *sandbox.Run
-	cause  stopCause
-	reason string
+	mu      stdsync.Mutex
+	cancel  context.CancelFunc // cancels preparation
+	run     *sandbox.Run
+	cause   stopCause
+	reason  string
+	decided bool // the answer is being recorded: a stop comes too late
 }
 
 func newTurnState(rec *turnRecord) *turnState {
@@ -27,10 +28,14 @@ func newTurnState(rec *turnRecord) *turnState {
 }
 
 // stop ends the turn for a cause: a queued-up preparation is cancelled, a
-// running sandbox gets SIGTERM, its grace period, then SIGKILL.
-func (t *turnState) stop(cause stopCause, reason string) {
+// running sandbox gets SIGTERM, its grace period, then SIGKILL. false: the
+// turn's answer was already decided, the stop does not apply.
+func (t *turnState) stop(cause stopCause, reason string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.decided {
+		return false
+	}
 	if t.cause == causeNone {
 		t.cause, t.reason = cause, reason
 	}
@@ -39,6 +44,24 @@ func (t *turnState) stop(cause stopCause, reason string) {
 	} else if t.cancel != nil {
 		t.cancel()
 	}
+	return true
+}
+
+// answered reports whether the turn's answer is decided.
+func (t *turnState) answered() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.decided
+}
+
+// decide closes the turn to stops and returns the cause of the one that came
+// first, if any: it wins over how the run ended, so a cancel answered
+// {"cancelled":true} always ends in a cancelled turn.
+func (t *turnState) decide() stopCause {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.decided = true
+	return t.cause
 }
 
 func (t *turnState) setCancel(cancel context.CancelFunc) {

@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -19,7 +20,13 @@ type store struct{ db *bolt.DB }
 var (
 	bucketSessions = []byte("sessions")
 	bucketTurns    = []byte("turns")
+	bucketStops    = []byte("stops")    // message id -> stopRecord: a stop someone was told about
+	bucketAnswered = []byte("answered") // message id -> unix nanos: turns answered and forgotten
 )
+
+// answeredRetention is how long a forgotten turn's id is remembered, so that
+// a message the intake hands over again after a crash is not run twice.
+const answeredRetention = 7 * 24 * time.Hour
 
 // sessionRecord is a conversation's Claude session.
 type sessionRecord struct {
@@ -33,18 +40,30 @@ type sessionRecord struct {
 
 // turnRecord is an unfinished turn: the message, and how far it got.
 type turnRecord struct {
-	Turn        Turn         `json:"turn"`
-	State       string       `json:"state"`
-	Seq         int64        `json:"seq"`      // the last seq given to an item
-	MaxSeq      int64        `json:"maxSeq"`   // the highest seq ever handed (or about to be handed) to the sink
-	Lines       int64        `json:"lines"`    // stdout lines relayed (durable in the sink)
-	LinesSeq    int64        `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
-	ContainerID string       `json:"containerId,omitempty"`
-	SessionID   string       `json:"sessionId,omitempty"`
-	StartedAt   time.Time    `json:"startedAt"`
-	RelayToken  string       `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
-	Origin      string       `json:"origin,omitempty"`     // the workspace's recorded origin the git relay serves, to re-open it after a restart
-	Usage       *relay.Usage `json:"usage,omitempty"`      // the relay's count so far (meter.go)
+	Turn        Turn           `json:"turn"`
+	State       string         `json:"state"`
+	Seq         int64          `json:"seq"`      // the last seq given to an item
+	MaxSeq      int64          `json:"maxSeq"`   // the highest seq ever handed (or about to be handed) to the sink
+	Lines       int64          `json:"lines"`    // stdout lines relayed (durable in the sink)
+	LinesSeq    int64          `json:"linesSeq"` // the seq of the last of those lines (of the running state before any)
+	ContainerID string         `json:"containerId,omitempty"`
+	SessionID   string         `json:"sessionId,omitempty"`
+	StartedAt   time.Time      `json:"startedAt"`
+	RelayToken  string         `json:"relayToken,omitempty"` // the turn's model relay token (never the real credential), to re-open it after a restart
+	Origin      string         `json:"origin,omitempty"`     // the workspace's recorded origin the git relay serves, to re-open it after a restart
+	Usage       *relay.Usage   `json:"usage,omitempty"`      // the relay's count so far (meter.go)
+	Notices     []noticeRecord `json:"notices,omitempty"`    // runner events given seqs and maybe not sent yet (relay.go)
+	StateSeq    int64          `json:"stateSeq,omitempty"`   // the seq reserved for State (sent again after a restart: no gap)
+	// Answer is the turn's decided end, recorded before any of it is sent:
+	// a restart sends the same answer again, never runs the turn again.
+	Answer *answerRecord `json:"answer,omitempty"`
+}
+
+// stopRecord is a stop of a turn that was promised (a cancel answered, a
+// workspace deleted): a restart applies it before the turn goes on.
+type stopRecord struct {
+	Cause  stopCause `json:"cause"`
+	Reason string    `json:"reason"`
 }
 
 func openStore(dataDir string) (*store, error) {
@@ -57,12 +76,12 @@ func openStore(dataDir string) (*store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSessions, bucketTurns} {
+		for _, b := range [][]byte{bucketSessions, bucketTurns, bucketStops, bucketAnswered} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return pruneAnswered(tx.Bucket(bucketAnswered), time.Now())
 	})
 	if err != nil {
 		db.Close()
@@ -113,8 +132,74 @@ func (s *store) putTurn(rec *turnRecord) error {
 	return s.put(bucketTurns, []byte(rec.Turn.MessageID), rec)
 }
 
-func (s *store) deleteTurn(messageID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketTurns).Delete([]byte(messageID)) })
+// forgetTurn is a turn's last persistence point: its record and stop go, and
+// its id is remembered as answered, in one transaction.
+func (s *store) forgetTurn(messageID string) error {
+	key := []byte(messageID)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketTurns).Delete(key); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketStops).Delete(key); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketAnswered).Put(key, binary.BigEndian.AppendUint64(nil, uint64(time.Now().UnixNano())))
+	})
+}
+
+// answered reports whether a turn of this message id was answered and forgotten.
+func (s *store) answered(messageID string) (bool, error) {
+	found := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketAnswered).Get([]byte(messageID)) != nil
+		return nil
+	})
+	return found, err
+}
+
+func pruneAnswered(b *bolt.Bucket, now time.Time) error {
+	var drop [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if len(v) != 8 || now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(v)))) > answeredRetention {
+			drop = append(drop, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putStop records a promised stop of a turn.
+func (s *store) putStop(messageID string, rec stopRecord) error {
+	return s.put(bucketStops, []byte(messageID), rec)
+}
+
+// forgetStop drops the stop of a turn that is no more.
+func (s *store) forgetStop(messageID string) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketStops).Delete([]byte(messageID)) })
+}
+
+// stops returns every recorded stop by message id.
+func (s *store) stops() (map[string]stopRecord, error) {
+	out := map[string]stopRecord{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStops).ForEach(func(k, v []byte) error {
+			var rec stopRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return err
+			}
+			out[string(k)] = rec
+			return nil
+		})
+	})
+	return out, err
 }
 
 // turns returns every unfinished turn, oldest first.

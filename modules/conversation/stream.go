@@ -13,7 +13,14 @@ type streamTracker struct {
 	sawInit   bool
 	result    *resultLine
 	lines     int64
+	// skip: the first lines were delivered before a restart; they are read
+	// back (so the session and the result line are known) but not sent again.
+	skip int64
 }
+
+// delivered reports whether the next line was already delivered before a
+// restart; it is then only observed.
+func (s *streamTracker) delivered() bool { return s.lines < s.skip }
 
 // lineHead is the part of every stream-json line the runner reads.
 type lineHead struct {

@@ -4,4 +4,12 @@
 // conversation.cancel, workspace.delete and runner.ping. Unknown methods get
 // -32601. It must not run turns or talk to Electric: it sits between the
 // intake (sync) and the conversation manager.
+//
+// Every message it is handed is settled (sync.Message.Settled) once it is
+// durable: a conversation.send once Submit returned (the turn is recorded, or
+// its answer is), every other method once its answer is in the outbox. A
+// workspace.delete runs in the background and is settled only when answered,
+// so a crash during it runs it again after the restart (it is idempotent).
+// A message the intake hands over again after a crash is answered again, or,
+// for a turn already recorded or answered, ignored by the manager.
 package handler

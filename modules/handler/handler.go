@@ -7,6 +7,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
 	"github.com/claudette-dev/claudette-runner/sync"
@@ -64,7 +65,8 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			return
 		}
 		turn.MessageID, turn.RequestID = m.ID, req.ID
-		h.turns.Submit(ctx, turn)
+		h.turns.Submit(ctx, turn) // returns once the turn (or its answer) is durable
+		h.settle(m)
 
 	case rpc.MethodConversationCancel:
 		var p conversationRef
@@ -157,8 +159,23 @@ func (h *Handler) fail(ctx context.Context, m sync.Message, err *rpc.Error) {
 	h.send(ctx, m, rpc.Failure(m.Request.ID, err))
 }
 
+// send records the answer with the message (a restart sends this one again),
+// sends it and, once it is durable, settles the message.
 func (h *Handler) send(ctx context.Context, m sync.Message, resp rpc.Response) {
+	resp, err := m.Decided(resp)
+	if err != nil {
+		h.log.Warn("cannot record the answer before sending it", zap.String("message_id", m.ID), zap.Error(err))
+	}
 	if err := h.responder.Respond(context.WithoutCancel(ctx), resp); err != nil {
 		h.log.Error("cannot deliver response", zap.String("message_id", m.ID), zap.Error(err))
+		return
 	}
+	h.settle(m)
+}
+
+// settle tells the intake a message is answered or durably taken over: a
+// restart before this hands it over again (doc.go).
+func (h *Handler) settle(m sync.Message) {
+	crashpoint.Hit(crashpoint.HandlerAnswered)
+	m.Settled()
 }

@@ -318,7 +318,13 @@ func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src so
 	if err := os.Rename(tmpGit, p.gitDir); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
+	if err := syncTree(tmp); err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+	}
 	if err := os.Rename(tmp, p.checkout); err != nil {
+		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
+	}
+	if err := syncDir(m.root); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
 	rec := &record{

@@ -65,7 +65,7 @@ func writeRecord(path string, r *record) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write workspace record: %w", err)
 	}
-	return nil
+	return syncDir(filepath.Dir(path))
 }
 
 // sameSource reports whether two repository locations name the same
