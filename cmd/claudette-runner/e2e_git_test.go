@@ -84,6 +84,7 @@ func TestE2EGitReportAndPushAlways(t *testing.T) {
 	// Another repository whose server refuses pushes.
 	other := gittest.NewRepo(t, repoFiles)
 	srv := gittest.Serve(t, other)
+	srv.RefusePushes()
 	send("msg-refused", "ws-refused", "conv-refused", srv.RepoURL(other), "always")
 	status, g = gitResult(t, e, "msg-refused")
 	if status != rpc.StatusCompleted || g == nil || g.Pushed != nil || g.Dirty || g.FilesChanged != 1 {

@@ -88,7 +88,8 @@ func TestCommitAndPushLandOnTheRemote(t *testing.T) {
 
 func TestPushRefusedOrFailing(t *testing.T) {
 	t.Parallel()
-	s := newServed(t) // receive-pack is off: the server refuses every push
+	s := newServed(t)
+	s.srv.RefusePushes()
 	h := newHarness(t, func(c *config.Config) { c.Git.PushBranches = []string{"claudette/*"} })
 	ctx := context.Background()
 	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})

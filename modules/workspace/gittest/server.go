@@ -35,13 +35,14 @@ type Server struct {
 	caFile   string
 	mu       sync.Mutex
 	token    string
+	noPush   bool
 	requests []Request
 	stderr   lockedBuffer
 }
 
 // Serve starts a server publishing each repo at {URL}/{repo.Name}; it is closed
-// by tb.Cleanup. Anyone may push (http.receivepack is on); RequireToken
-// guards both directions.
+// by tb.Cleanup. Anyone may push (http.receivepack is on) unless
+// RefusePushes; RequireToken guards both directions.
 func Serve(tb testing.TB, repos ...*Repo) *Server {
 	tb.Helper()
 	return serve(tb, false, repos)
@@ -129,6 +130,14 @@ func (s *Server) RequireToken(token string) {
 	s.mu.Unlock()
 }
 
+// RefusePushes makes the server refuse every later push (403 to the
+// receive-pack requests), as a host that does not let this user push.
+func (s *Server) RefusePushes() {
+	s.mu.Lock()
+	s.noPush = true
+	s.mu.Unlock()
+}
+
 // Requests returns a copy of every request received so far, in order.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
@@ -160,12 +169,15 @@ func (b *lockedBuffer) String() string {
 func (s *Server) record(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		token := s.token
+		token, noPush := s.token, s.noPush
 		s.mu.Unlock()
 		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		push := strings.HasSuffix(r.URL.Path, "/git-receive-pack") || r.URL.Query().Get("service") == "git-receive-pack"
 		if token != "" && !authorized(r, token) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
 			http.Error(rec, "authentication required", http.StatusUnauthorized)
+		} else if push && noPush {
+			http.Error(rec, "pushes are not allowed", http.StatusForbidden)
 		} else {
 			if len(r.TransferEncoding) > 0 {
 				// net/http/cgi refuses chunked bodies; git http-backend reads
