@@ -78,8 +78,8 @@ func TestExecRefusesBadBranchAndPush(t *testing.T) {
 		"branch with @{":                  {[]string{"--branch", "claudette/a@{1}"}, "'@{'"},
 		"branch like an option":           {[]string{"--branch=-x"}, "starts with '-'"},
 		"push always to a branch not allowed": {[]string{"--push", "always", "--branch", "main"},
-			`--push always: branch "main" does not match --git-push-branches "claudette/*"`},
-		"push always with pushing off": {[]string{"--push", "always", "--git-push-branches", ""}, "pushing is off"},
+			`--branch "main" does not match the branches this runner may push (claudette/*)`},
+		"push always with pushing off": {[]string{"--push", "always", "--git-push-branches", ""}, "allows no pushing"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
