@@ -2,6 +2,7 @@ package reporter
 
 import (
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"os"
 	"path/filepath"
 	"time"
@@ -39,6 +40,6 @@ func writeDeadLetter(dataDir string, b *batch, now time.Time) (string, error) {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("write dead letter %s: %w", path, err)
 	}
-	_ = syncDir(dir) // best effort: the letter itself is already synced
+	_ = durable.SyncDir(dir) // best effort: the letter itself is already synced
 	return path, nil
 }

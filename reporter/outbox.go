@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"hash/crc32"
 	"io"
 	"os"
@@ -274,7 +275,7 @@ func (o *outbox) tailFor() (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create outbox segment: %w", err)
 	}
-	if err := syncDir(o.dir); err != nil {
+	if err := durable.SyncDir(o.dir); err != nil {
 		_ = f.Close()
 		return nil, err
 	}
@@ -362,16 +363,4 @@ func (o *outbox) close() error {
 	}
 	o.segs = nil
 	return errors.Join(errs...)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open outbox dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync outbox dir: %w", err)
-	}
-	return nil
 }

@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"go.uber.org/zap"
 )
@@ -26,32 +26,17 @@ func (m *Manager) promptPath(messageID string) string {
 }
 
 // writePrompt makes the turn's prompt file durable before its sandbox is
-// created: written to a temporary name, synced, renamed, the directory synced.
-// Readable by the sandbox user (its directory is the runner's only).
+// created (durable.WriteFile). Readable by the sandbox user (its directory is
+// the runner's only).
 func (m *Manager) writePrompt(turn Turn) (string, error) {
 	path := m.promptPath(turn.MessageID)
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("prompt dir: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
-	if err != nil {
+	if err := durable.WriteFile(path, []byte(turn.Prompt), 0o644); err != nil {
 		return "", fmt.Errorf("write prompt: %w", err)
 	}
-	_, werr := f.WriteString(turn.Prompt)
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return "", fmt.Errorf("write prompt: %w", err)
-	}
-	if err := os.Chmod(tmp, 0o644); err != nil { // whatever the umask
-		return "", fmt.Errorf("write prompt: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", fmt.Errorf("write prompt: %w", err)
-	}
-	return path, syncDir(dir)
+	return path, nil
 }
 
 // removePrompt forgets a finished turn's prompt.
@@ -59,18 +44,6 @@ func (m *Manager) removePrompt(messageID string) {
 	if err := os.Remove(m.promptPath(messageID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		m.log.Warn("cannot remove a finished turn's prompt file", zap.String("message_id", messageID), zap.Error(err))
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 // removeStalePrompts removes the prompt files of turns no record knows

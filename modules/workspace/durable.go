@@ -24,16 +24,3 @@ func syncTree(dir string) error {
 	}
 	return nil
 }
-
-// syncDir makes the entries of dir (a rename into it) durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}

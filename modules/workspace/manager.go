@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"os"
 	"path/filepath"
 	"strings"
@@ -324,7 +325,7 @@ func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src so
 	if err := os.Rename(tmp, p.checkout); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
-	if err := syncDir(m.root); err != nil {
+	if err := durable.SyncDir(m.root); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
 	rec := &record{

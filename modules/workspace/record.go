@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,32 +41,16 @@ func readRecord(path string) (*record, error) {
 	return &r, nil
 }
 
-// writeRecord replaces the record atomically.
+// writeRecord replaces the record atomically and durably.
 func writeRecord(path string, r *record) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+recordFile+"-*")
-	if err != nil {
+	if err := durable.WriteFile(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write workspace record: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write workspace record: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write workspace record: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write workspace record: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write workspace record: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // sameSource reports whether two repository locations name the same
