@@ -2,7 +2,9 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,21 +265,46 @@ func (l layout) empty() error {
 }
 
 // openStorage is a repository whose git dir and worktree are bound
-// filesystems: no path, symlink or not, resolves outside either.
+// filesystems: no path, symlink or not, resolves outside either; the git
+// dir's files are replaced whole (atomicFS).
 func openStorage(l layout) (storage.Storer, billy.Filesystem) {
 	wt := osfs.New(l.worktree, osfs.WithBoundOS())
-	dot := osfs.New(l.gitDir, osfs.WithBoundOS())
+	dot := atomicFS{osfs.New(l.gitDir, osfs.WithBoundOS())}
 	return filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt
 }
 
-// openRepo opens a workspace's repository (after secureGit).
+// openRepo opens a workspace's repository (after secureGit). An index that
+// cannot be read (torn by a crash of an older runner, or written by the
+// agent) is rebuilt from HEAD, the worktree untouched: a workspace is never
+// bricked by its index.
 func openRepo(p paths) (*git.Repository, error) {
 	st, wt := openStorage(layout{gitDir: p.gitDir, worktree: p.checkout})
 	r, err := git.Open(st, wt)
 	if err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", p.gitDir, err)
 	}
+	if _, err := r.Storer.Index(); err != nil {
+		if err := rebuildIndex(r, p); err != nil {
+			return nil, fmt.Errorf("repository %s: the index cannot be read and cannot be rebuilt: %w", p.gitDir, err)
+		}
+	}
 	return r, nil
+}
+
+// rebuildIndex replaces an unreadable index with HEAD's tree (a mixed
+// reset: what was staged is unstaged, the worktree stays as it is).
+func rebuildIndex(r *git.Repository, p paths) error {
+	if err := os.Remove(filepath.Join(p.gitDir, "index")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, err := r.Head(); err != nil {
+		return nil // no commit yet: an empty index is right
+	}
+	w, err := r.Worktree()
+	if err != nil {
+		return err
+	}
+	return w.Reset(&git.ResetOptions{Mode: git.MixedReset})
 }
 
 // finishLayout turns a fresh clone into the workspace layout: go-git wrote a

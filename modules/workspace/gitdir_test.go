@@ -183,6 +183,19 @@ func TestReplacedDotGitIsRepaired(t *testing.T) {
 				t.Fatal(err)
 			}
 		},
+		"index torn by a crash": func(t *testing.T, co Checkout, outside string) {
+			index := filepath.Join(co.GitDir, "index")
+			fi, err := os.Stat(index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(index, fi.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"index the agent's garbage": func(t *testing.T, co Checkout, outside string) {
+			writeFile(t, filepath.Join(co.GitDir, "index"), "DIRC garbage")
+		},
 		"git dir's info a symlink": func(t *testing.T, co Checkout, outside string) {
 			replace(t, filepath.Join(co.GitDir, "info"))
 			if err := os.Symlink(outside, filepath.Join(co.GitDir, "info")); err != nil {
