@@ -36,6 +36,7 @@ const (
 	causeNone stopCause = iota
 	causeCancelled
 	causeShutdown
+	causeDiskLimit // the runner-enforced disk limit (disk.go)
 )
 
 // outcome is how a turn ended, before it becomes a response.
@@ -83,6 +84,8 @@ func (o outcome) response(id json.RawMessage) rpc.Response {
 	switch {
 	case o.cause == causeShutdown:
 		return fail(rpc.CodeShuttingDown, rpc.StatusFailed, "runner shutting down: "+stopped)
+	case o.cause == causeDiskLimit:
+		return fail(rpc.CodeAgentFailed, rpc.StatusFailed, "turn stopped: "+stopped)
 	case o.cause == causeCancelled || o.status.Kind == sandbox.Cancelled:
 		return fail(rpc.CodeCancelled, rpc.StatusCancelled, "turn cancelled: "+stopped)
 	case o.status.Kind == sandbox.TimedOut:

@@ -13,6 +13,10 @@ type turnState struct {
 	done    chan struct{}
 	notices notices // runner events raised during the turn
 
+	// Free-space gate (disk.go), guarded by the manager's mu: told that the
+	// turn waits for free disk; being told (pump must not start it meanwhile).
+	heldTold, holding bool
+
 	mu     stdsync.Mutex
 	cancel context.CancelFunc // cancels preparation
 	run    *sandbox.Run

@@ -100,7 +100,11 @@ func (l *Limits) Apply(id, checkout string) (Mode, error) {
 // subvolume (with everything in it) and qgroup, or its project's limit. The
 // caller removes the trees afterwards; a checkout that is a plain directory,
 // or gone, is left to it.
-func (l *Limits) Release(id, checkout string) error {
+func (l *Limits) Release(id string) error {
+	if id == "" || filepath.Base(id) != id || id[0] == '.' {
+		return fmt.Errorf("release disk of workspace %q: not a workspace id", id)
+	}
+	checkout := filepath.Join(l.s.WorkspaceRoot, id)
 	switch l.plan.Mode {
 	case ModeBtrfs:
 		sub, ok, err := btrfsSubvolumeID(checkout)

@@ -16,12 +16,18 @@ const HealthComponent = "disk"
 
 // SettingsFrom maps the runner's configuration to the package's settings.
 func SettingsFrom(cfg *config.Config) Settings {
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return p
+	}
 	return Settings{
 		Limit:         int64(cfg.Sandbox.Disk),
 		MinFree:       int64(cfg.MinFreeDisk),
-		WorkspaceRoot: cfg.WorkspaceDir,
-		StateRoot:     filepath.Join(cfg.DataDir, "workspaces"),
-		DataDir:       cfg.DataDir,
+		WorkspaceRoot: abs(cfg.WorkspaceDir),
+		StateRoot:     abs(filepath.Join(cfg.DataDir, "workspaces")),
+		DataDir:       abs(cfg.DataDir),
 	}
 }
 

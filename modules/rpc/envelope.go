@@ -69,6 +69,8 @@ type StateParams struct {
 	ConversationID string `json:"conversationId"`
 	Seq            int64  `json:"seq"`
 	State          string `json:"state"`
+	// Reason says why a queued turn waits (free disk below --min-free-disk).
+	Reason string `json:"reason,omitempty"`
 }
 
 // RunnerStatus is the result of runner.ping and the params of runner.heartbeat.
@@ -78,6 +80,17 @@ type RunnerStatus struct {
 	Active   int    `json:"active"`
 	Queued   int    `json:"queued"`
 	Capacity int    `json:"capacity"`
+	// Disk is the measured disk use of the workspaces that ran since start.
+	Disk []WorkspaceDisk `json:"disk,omitempty"`
+}
+
+// WorkspaceDisk is one workspace's disk use in runner.ping: bytes used (checkout
+// and state), its limit, and who enforces it (btrfs-qgroup, project-quota, runner).
+type WorkspaceDisk struct {
+	WorkspaceID string `json:"workspaceId"`
+	Used        int64  `json:"used"`
+	Limit       int64  `json:"limit"`
+	Mode        string `json:"mode"`
 }
 
 var null = json.RawMessage("null")
