@@ -36,8 +36,10 @@ $(GOBIN)/staticcheck:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## deps: what the tests need on a fresh machine of this kind (Debian's busybox-static for the offline sandbox image,
-## docker-compose for the deploy test when neither compose v1 nor v2 is there)
+## docker-compose for the deploy test when neither compose v1 nor v2 is there, btrfs-progs to make the loop-mounted
+## btrfs the disk-limit tests run on: the runner itself uses ioctls)
 deps:
+	@command -v mkfs.btrfs >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq btrfs-progs; }
 	@test -x /bin/busybox || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static; }
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 

@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -36,14 +37,14 @@ func (s Settings) withDefaults() Settings {
 	return s
 }
 
-// Human writes a size for messages: "10 GiB", "512 MiB", "1.5 KiB".
+// Human writes a size for messages, to a tenth: "10 GiB", "512 MiB", "1.5 KiB".
 func Human(b int64) string {
 	for _, u := range []struct {
 		suffix string
 		n      float64
 	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
 		if float64(b) >= u.n {
-			return strconv.FormatFloat(float64(b)/u.n, 'f', -1, 64) + " " + u.suffix
+			return strconv.FormatFloat(math.Round(float64(b)/u.n*10)/10, 'f', -1, 64) + " " + u.suffix
 		}
 	}
 	return strconv.FormatInt(b, 10) + " B"
