@@ -58,6 +58,11 @@ func (m *Manager) forgetDisk(workspaceID string) {
 	}
 }
 
+// Ping is the result of runner.ping: the status and the workspaces' disk use.
+func (m *Manager) Ping() rpc.PingResult {
+	return rpc.PingResult{RunnerStatus: m.Status(), Disk: m.diskUsage()}
+}
+
 // diskUsage is the workspaces' measured disk use for runner.ping.
 func (m *Manager) diskUsage() []rpc.WorkspaceDisk {
 	if m.disk == nil {

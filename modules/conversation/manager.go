@@ -160,7 +160,7 @@ func (m *Manager) Status() rpc.RunnerStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return rpc.RunnerStatus{RunnerID: m.cfg.RunnerID, Version: version.Version,
-		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent, Disk: m.diskUsage()}
+		Active: len(m.active), Queued: len(m.pending), Capacity: m.cfg.MaxConcurrent}
 }
 
 func (m *Manager) stopAll(cause stopCause, reason string) {

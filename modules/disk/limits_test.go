@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/claudette-dev/claudette-runner/modules/disk/disktest"
+
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
 )
@@ -52,7 +54,7 @@ func makeCheckout(t *testing.T, l *Limits, root, id string) string {
 }
 
 func TestBtrfsSubvolumeLimit(t *testing.T) {
-	mnt := loopFS(t, "btrfs", 512<<20)
+	mnt := disktest.LoopFS(t, "btrfs", 512<<20)
 	root := filepath.Join(mnt, "workspaces")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
@@ -113,7 +115,7 @@ func TestProjectQuotaLimit(t *testing.T) {
 	if ok, why := kernelHasQuota(); !ok {
 		t.Skip("this kernel has no quota support (" + why + "): project quotas cannot be tested here")
 	}
-	mnt := loopFS(t, "ext4-prjquota", 256<<20, "prjquota")
+	mnt := disktest.LoopFS(t, "ext4-prjquota", 256<<20, "prjquota")
 	root := filepath.Join(mnt, "workspaces")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)

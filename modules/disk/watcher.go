@@ -32,7 +32,7 @@ type Usage struct {
 // fsHitShare is how full (in 1/1000) a file-system-limited checkout must be
 // for the limit to count as hit: the file system refuses the write that would
 // pass it, so the use stays just below.
-const fsHitShare = 980
+const fsHitShare = 950
 
 // Watcher measures the workspaces whose turn runs, reports their use and
 // says when one reaches its limit.

@@ -80,7 +80,12 @@ type RunnerStatus struct {
 	Active   int    `json:"active"`
 	Queued   int    `json:"queued"`
 	Capacity int    `json:"capacity"`
-	// Disk is the measured disk use of the workspaces that ran since start.
+}
+
+// PingResult is the result of runner.ping: the status and the measured disk
+// use of the workspaces that ran since start.
+type PingResult struct {
+	RunnerStatus
 	Disk []WorkspaceDisk `json:"disk,omitempty"`
 }
 

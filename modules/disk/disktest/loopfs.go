@@ -1,4 +1,4 @@
-package disk
+package disktest
 
 import (
 	"os"
@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// loopFS makes a file system of kind (mkfs.<kind>) in an image of size bytes,
+// LoopFS makes a file system of kind (mkfs.<kind>) in an image of size bytes,
 // loop-mounts it and returns the mount point; everything is undone in
 // t.Cleanup, also when the test fails. Skips only where the machine cannot
 // loop-mount (not root).
-func loopFS(t *testing.T, kind string, size int64, mountOpts ...string) string {
+func LoopFS(t *testing.T, kind string, size int64, mountOpts ...string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loop-mounting a file system needs root")
