@@ -236,11 +236,19 @@ func (w *Watcher) reached(wt *watch, checkout, used int64) (Event, bool) {
 		return Event{}, false
 	}
 	ev := Event{WorkspaceID: wt.id, Used: used, Limit: limit, Mode: wt.mode}
+	fsMode := wt.mode == ModeBtrfs || wt.mode == ModeProject
+	stopAt := limit
+	if fsMode {
+		// The file system lets the checkout fill to the limit (the agent gets
+		// EDQUOT there); the slack keeps a full checkout with a little state
+		// from also being stopped.
+		stopAt += max(limit/20, 4<<20)
+	}
 	switch {
-	case used > limit:
+	case used > stopAt:
 		ev.Stop, ev.Reason = true, LimitReason(limit)
 		return ev, true
-	case (wt.mode == ModeBtrfs || wt.mode == ModeProject) && checkout >= limit/1000*fsHitShare:
+	case fsMode && checkout >= limit/1000*fsHitShare:
 		return ev, true
 	}
 	return Event{}, false
