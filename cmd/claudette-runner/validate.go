@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/disk"
 	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/version"
 	"github.com/claudette-dev/claudette-runner/sandbox"
+	"go.uber.org/zap"
 )
 
 // engineCheckTimeout bounds validate's questions to the Docker engine.
@@ -33,6 +35,7 @@ func runValidate(inv *invocation) int {
 	problems = append(problems, cfg.Validate()...)
 	fmt.Fprintf(inv.stdout, "%s\n\nEffective configuration:\n%s\n", version.String(), cfg)
 	problems = append(problems, checkEngine(inv.stdout, cfg)...)
+	printDiskPlans(inv.stdout, cfg)
 	if len(problems) == 0 {
 		fmt.Fprintln(inv.stdout, "\nOK: no problems found")
 		return exitOK
@@ -42,6 +45,15 @@ func runValidate(inv *invocation) int {
 		fmt.Fprintf(inv.stdout, "  %s\n", p)
 	}
 	return exitFailed
+}
+
+// printDiskPlans says who enforces the workspace disk limit, for which
+// directory, and why (package disk; btrfs quotas are enabled only by start).
+func printDiskPlans(w io.Writer, cfg *config.Config) {
+	fmt.Fprintf(w, "\nDisk limit per workspace (--sandbox-disk %s):\n", cfg.Sandbox.Disk.Human())
+	for _, p := range disk.NewLimits(disk.SettingsFrom(cfg), zap.NewNop()).Plans() {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
 }
 
 // checkEngine reports the engine's capabilities and the sandbox image.

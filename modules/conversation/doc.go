@@ -2,7 +2,9 @@
 // workspace one at a time and at most --max-concurrent overall, prepares the
 // checkout (workspace), runs `claude -p --output-format stream-json` in the
 // workspace's sandbox, relays every stdout line as a conversation.event with
-// its seq, and answers the conversation.send with the turn's result.
+// its seq, and answers the conversation.send with the turn's result. Queued
+// turns wait while the free-space gate (disk.Floor) is closed; a running turn's
+// workspace is measured by the disk watcher, which may stop it (disk.go).
 //
 // It remembers each conversation's Claude session (so later turns --resume it)
 // and every unfinished turn (so a restarted runner re-attaches to its running

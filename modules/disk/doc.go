@@ -16,7 +16,10 @@
 //     workspace while its turn runs (inotify on every directory, a stat only of
 //     what changed; allocated blocks, hard links once, symlinks never
 //     followed) and, when checkout and state together pass the limit, the turn
-//     is stopped with "killed: disk limit 10 GiB".
+//     is stopped with "killed: disk limit 10 GiB". Where the file system caps
+//     the checkout at the limit, the runner allows 5% (at least 4 MiB) more
+//     for the state before it stops the turn, so a full checkout alone only
+//     makes the agent's writes fail.
 //
 // The Watcher reports every workspace's usage (runner.ping, metrics) and the
 // moment the limit is hit, in either mode. The Floor watches free space on the
