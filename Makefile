@@ -67,11 +67,13 @@ $(GOBIN)/staticcheck:
 	go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## deps: what the tests need on a fresh machine of this kind: what the demo needs (deps-demo), and docker-compose
-## for the deploy test when neither compose v1 nor v2 is there, gcc for the cgo-built runner test, jq
+## for the deploy test when neither compose v1 nor v2 is there, gcc for the cgo-built runner test, jq, btrfs-progs to
+## make the loop-mounted btrfs the disk-limit tests run on (the runner itself uses ioctls)
 deps: deps-demo
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || $(call apt_install,docker-compose)
 	@command -v gcc >/dev/null || $(call apt_install,gcc libc6-dev)
 	@command -v jq >/dev/null || $(call apt_install,jq)
+	@command -v mkfs.btrfs >/dev/null || $(call apt_install,btrfs-progs)
 
 ## deps-demo: what the offline demo image and `make demo` need: Debian's busybox-static (the image's shell and
 ## tools) and git (the demo's copy of this repository, and the git CLI the image carries)

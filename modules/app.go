@@ -9,6 +9,7 @@ import (
 	"github.com/claudette-dev/claudette-runner/images"
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
+	"github.com/claudette-dev/claudette-runner/modules/disk"
 	"github.com/claudette-dev/claudette-runner/modules/handler"
 	"github.com/claudette-dev/claudette-runner/modules/health"
 	"github.com/claudette-dev/claudette-runner/modules/logging"
@@ -37,6 +38,8 @@ func Graph(cfg *config.Config, log *zap.Logger) fx.Option {
 		images.Module,
 		sandbox.Module,
 		relay.Module,
+		disk.Module, // before workspace, which makes checkouts in its volumes
+		fx.Provide(fx.Annotate(func(l *disk.Limits) *disk.Limits { return l }, fx.As(new(workspace.Volumes)))),
 		workspace.Module,
 		reporter.Module,
 		conversation.Module,

@@ -57,12 +57,16 @@ func Event(p rpc.EventParams) Item {
 
 // State is a conversation.state notification.
 func State(p rpc.StateParams) Item {
-	n := len(statePrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.State) + 96
+	n := len(statePrefix) + len(p.MessageID) + len(p.WorkspaceID) + len(p.ConversationID) + len(p.State) + len(p.Reason) + 112
 	b := make([]byte, 0, n)
 	b = append(b, statePrefix...)
 	b = appendIDs(b, p.MessageID, p.WorkspaceID, p.ConversationID, p.Seq)
 	b = append(b, `,"state":`...)
 	b = appendString(b, p.State)
+	if p.Reason != "" { // why a queued turn waits
+		b = append(b, `,"reason":`...)
+		b = appendString(b, p.Reason)
+	}
 	b = append(b, "}}"...)
 	return Item{buf: b}
 }

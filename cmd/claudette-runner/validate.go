@@ -10,10 +10,12 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/images/demo"
 	"github.com/claudette-dev/claudette-runner/modules/config"
+	"github.com/claudette-dev/claudette-runner/modules/disk"
 	"github.com/claudette-dev/claudette-runner/modules/relay"
 	"github.com/claudette-dev/claudette-runner/modules/version"
 	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 )
 
 // engineCheckTimeout bounds validate's questions to the Docker engine.
@@ -90,6 +92,7 @@ func runValidate(inv *invocation, offline bool) int {
 		fmt.Fprint(inv.stdout, svcOut.String())
 		problems = append(problems, services...)
 	}
+	printDiskPlans(inv.stdout, cfg)
 	if len(problems) == 0 {
 		fmt.Fprintln(inv.stdout, "\nOK: no problems found")
 		return exitOK
@@ -99,6 +102,15 @@ func runValidate(inv *invocation, offline bool) int {
 		fmt.Fprintf(inv.stdout, "  %s\n", p)
 	}
 	return exitFailed
+}
+
+// printDiskPlans says who enforces the workspace disk limit, for which
+// directory, and why (package disk; btrfs quotas are enabled only by start).
+func printDiskPlans(w io.Writer, cfg *config.Config) {
+	fmt.Fprintf(w, "\nDisk limit per workspace (--sandbox-disk %s):\n", cfg.Sandbox.Disk.Human())
+	for _, p := range disk.NewLimits(disk.SettingsFrom(cfg), zap.NewNop()).Plans() {
+		fmt.Fprintf(w, "  %s\n", p)
+	}
 }
 
 // checkEngine reports the engine's capabilities and the sandbox image.

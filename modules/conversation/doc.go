@@ -2,7 +2,9 @@
 // workspace one at a time and at most --max-concurrent overall, prepares the
 // checkout (workspace), runs `claude -p --output-format stream-json` in the
 // workspace's sandbox, relays every stdout line as a conversation.event with
-// its seq, and answers the conversation.send with the turn's result.
+// its seq, and answers the conversation.send with the turn's result. Queued
+// turns wait while the free-space gate (disk.Floor) is closed; a running turn's
+// workspace is measured by the disk watcher, which may stop it (disk.go).
 //
 // Git (git.go): before the agent, the conversation's branch is checked out;
 // the sandbox gets the workspace's git dir at /workspace/.git with its config,

@@ -92,6 +92,7 @@ func (m *Manager) runTurn(t *turnState) outcome {
 		return m.stoppedOr(t, out, rpc.Errorf(rpc.CodeSandboxFailed, "sandbox failed: %v", err))
 	}
 	t.setRun(run)
+	defer m.watchDisk(t, co)() // disk.go
 
 	t.rec.State, t.rec.ContainerID = rpc.StateRunning, run.ContainerID()
 	t.rec.SessionID, t.rec.StartedAt = sess.ID, time.Now().UTC()

@@ -51,6 +51,11 @@ type Params struct {
 	// Gate opens each turn's model relay (package relay). Nil: sandboxes get
 	// no network and no model access.
 	Gate modelGate
+	// Disk limits (package disk): the watcher, the volumes freed on delete and
+	// the free-space gate queued turns wait at. Each may be nil.
+	Disk    diskWatch
+	Volumes diskVolumes
+	Floor   turnGate
 }
 
 // Manager schedules and runs turns.
@@ -63,6 +68,9 @@ type Manager struct {
 	store   *store
 	metrics *metrics
 	gate    modelGate
+	disk    diskWatch
+	volumes diskVolumes
+	floor   turnGate
 
 	mu       stdsync.Mutex
 	pending  []*turnState          // queued turns, arrival order
@@ -90,7 +98,8 @@ func New(p Params) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: p.Config, log: p.Logger, sink: p.Sink, sb: p.Sandboxes, ws: p.Workspaces, store: st, metrics: met,
-		gate:     p.Gate,
+		gate: p.Gate,
+		disk: p.Disk, volumes: p.Volumes, floor: p.Floor,
 		active:   map[string]*turnState{},
 		byMsg:    map[string]*turnState{},
 		deleting: map[string]int{},

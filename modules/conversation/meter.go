@@ -17,10 +17,6 @@ import (
 // with workspace.delete), and stops a turn whose budget the relay found spent
 // with the reason "budget: …".
 
-// causeBudget is a turn the runner stopped because its relay refused a model
-// request over budget (beside the causes in outcome.go).
-const causeBudget stopCause = 100
-
 // conversationSpend is a conversation's running total: Base is every earlier
 // turn's, Last the last finished turn's (by message id), so that answering
 // the same turn again replaces its share instead of adding it twice.

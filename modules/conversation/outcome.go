@@ -36,6 +36,8 @@ const (
 	causeNone stopCause = iota
 	causeCancelled
 	causeShutdown
+	causeDiskLimit // the runner-enforced disk limit (disk.go)
+	causeBudget    // the relay refused a model request over budget (meter.go)
 )
 
 // outcome is how a turn ended, before it becomes a response.
@@ -85,6 +87,8 @@ func (o outcome) response(id json.RawMessage) rpc.Response {
 		return fail(rpc.CodeShuttingDown, rpc.StatusFailed, "runner shutting down: "+stopped)
 	case o.cause == causeBudget:
 		return fail(rpc.CodeAgentFailed, rpc.StatusFailed, budgetReason(o.status.CancelReason))
+	case o.cause == causeDiskLimit:
+		return fail(rpc.CodeAgentFailed, rpc.StatusFailed, "turn stopped: "+stopped)
 	case o.cause == causeCancelled || o.status.Kind == sandbox.Cancelled:
 		return fail(rpc.CodeCancelled, rpc.StatusCancelled, "turn cancelled: "+stopped)
 	case o.status.Kind == sandbox.TimedOut:

@@ -61,15 +61,16 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 
 // pump starts queued turns, earliest first, while slots are free: a workspace
 // runs one turn at a time, the runner at most --max-concurrent.
+// While the free-space gate is closed nothing starts (disk.go).
 func (m *Manager) pump() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := 0; i < len(m.pending) && len(m.active) < m.cfg.MaxConcurrent && !m.stopping; {
+	closed, held, reason := m.gateClosed()
+	for i := 0; !closed && i < len(m.pending) && len(m.active) < m.cfg.MaxConcurrent && !m.stopping; {
 		t := m.pending[i]
 		ws := t.rec.Turn.WorkspaceID
 		_, busy := m.active[ws]
 		_, deleting := m.deleting[ws]
-		if busy || deleting {
+		if busy || deleting || t.holding {
 			i++
 			continue
 		}
@@ -80,6 +81,8 @@ func (m *Manager) pump() {
 	}
 	m.metrics.queued.Set(float64(len(m.pending)))
 	m.metrics.active.Set(float64(len(m.active)))
+	m.mu.Unlock()
+	m.tellHeld(held, reason)
 }
 
 // Cancel stops the running turn and removes the queued turns of a
@@ -157,10 +160,14 @@ func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error
 	if err := m.sb.RemoveWorkspace(ctx, workspaceID); err != nil {
 		return err
 	}
+	if err := m.releaseDisk(workspaceID); err != nil { // disk.go: its subvolume or quota project
+		return err
+	}
 	if err := m.ws.Delete(ctx, workspaceID, m.sb); err != nil {
 		return err
 	}
 	m.forgetMeter(workspaceID)
+	m.forgetDisk(workspaceID)
 	return m.store.deleteSessions(workspaceID)
 }
 

@@ -15,6 +15,10 @@ type turnState struct {
 	meter   turnMeter // the relay's count of the turn (meter.go)
 	pushed  lastPush  // the turn's last push through the git relay (git.go)
 
+	// Free-space gate (disk.go), guarded by the manager's mu: told that the
+	// turn waits for free disk; being told (pump must not start it meanwhile).
+	heldTold, holding bool
+
 	mu      stdsync.Mutex
 	cancel  context.CancelFunc // cancels preparation
 	run     *sandbox.Run

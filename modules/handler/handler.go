@@ -20,7 +20,7 @@ type turns interface {
 	Cancel(workspaceID, conversationID string) bool
 	Withdraw(messageID string) bool
 	DeleteWorkspace(ctx context.Context, workspaceID string) error
-	Status() rpc.RunnerStatus
+	Ping() rpc.PingResult // runner.ping: status and disk use
 }
 
 // deleteTimeout bounds a workspace.delete: stopping its turn and removing its files.
@@ -97,7 +97,7 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 		}()
 
 	case rpc.MethodRunnerPing:
-		h.respond(ctx, m, h.turns.Status())
+		h.respond(ctx, m, h.turns.Ping())
 
 	default:
 		h.fail(ctx, m, rpc.Errorf(rpc.CodeMethodNotFound, "method not found: %q", req.Method))

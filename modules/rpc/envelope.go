@@ -69,6 +69,8 @@ type StateParams struct {
 	ConversationID string `json:"conversationId"`
 	Seq            int64  `json:"seq"`
 	State          string `json:"state"`
+	// Reason says why a queued turn waits (free disk below --min-free-disk).
+	Reason string `json:"reason,omitempty"`
 }
 
 // RunnerStatus is the result of runner.ping and the params of runner.heartbeat.
@@ -80,6 +82,22 @@ type RunnerStatus struct {
 	Capacity int    `json:"capacity"`
 	// Tokens is the running turns' model use so far, as the relay counted it.
 	Tokens *TokenCounts `json:"tokens,omitempty"`
+}
+
+// PingResult is the result of runner.ping: the status and the measured disk
+// use of the workspaces that ran since start.
+type PingResult struct {
+	RunnerStatus
+	Disk []WorkspaceDisk `json:"disk,omitempty"`
+}
+
+// WorkspaceDisk is one workspace's disk use in runner.ping: bytes used (checkout
+// and state), its limit, and who enforces it (btrfs-qgroup, project-quota, runner).
+type WorkspaceDisk struct {
+	WorkspaceID string `json:"workspaceId"`
+	Used        int64  `json:"used"`
+	Limit       int64  `json:"limit"`
+	Mode        string `json:"mode"`
 }
 
 var null = json.RawMessage("null")

@@ -25,6 +25,8 @@ type Params struct {
 	Config     *config.Config
 	Logger     *zap.Logger           `optional:"true"`
 	Registerer prometheus.Registerer `optional:"true"`
+	// Volumes makes the directory of a fresh clone (disk limits); nil: a plain directory.
+	Volumes Volumes `optional:"true"`
 }
 
 // Checkout is a workspace ready for a turn.
@@ -63,6 +65,7 @@ type Manager struct {
 	metrics   *metrics
 	turns     *locker // Lock: held by a caller for a whole turn
 	fs        *locker // held inside Prepare/Delete for the filesystem work
+	volumes   Volumes // nil: clones go into plain directories
 }
 
 const (
@@ -108,7 +111,7 @@ func New(p Params) (*Manager, error) {
 	m := &Manager{
 		root: root, stateRoot: stateRoot, allowHTTP: cfg.Git.AllowHTTP, tokens: tokens,
 		git: gitPolicy{author: author, pushBranches: cfg.Git.PushBranches},
-		log: log, metrics: met, turns: newLocker(), fs: newLocker(),
+		log: log, metrics: met, turns: newLocker(), fs: newLocker(), volumes: p.Volumes,
 	}
 	if os.Geteuid() == 0 {
 		uid, gid, err := config.ParseUser(cfg.Sandbox.User)
@@ -269,7 +272,7 @@ func (m *Manager) cloneWorkspace(ctx context.Context, id string, p paths, src so
 	if err := sweepGitTemp(p.state); err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}
-	tmp, err := os.MkdirTemp(m.root, tempPrefix+id+"-")
+	tmp, err := m.makeCloneDir(id) // disk: a subvolume or quota project where the file system limits disk
 	if err != nil {
 		return Checkout{}, fmt.Errorf("clone workspace %s: %w", id, err)
 	}

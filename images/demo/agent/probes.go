@@ -75,7 +75,7 @@ func init() {
 		"write": probeWrite, "read": probeRead, "ls": probeLs, "env": probeEnv, "stderr": probeStderr,
 		"sleep": probeSleep, "alloc": probeAlloc, "fork": probeFork, "spin": probeSpin, "filltmp": probeFillTmp,
 		"hugeline": probeHugeLine, "flood": probeFlood, "events": probeEvents, "deltas": probeDeltas,
-		"report": probeReport, "sh": probeSh,
+		"report": probeReport, "sh": probeSh, "fill": probeFill,
 		"connect": probeConnect, "resolve": probeResolve, "http": probeHTTP, "model": probeModel, "messages": probeMessages,
 	}
 }
