@@ -20,6 +20,7 @@ type Results struct {
 	Concurrency *Concurrency `json:"concurrency,omitempty"`
 	Idle        *Idle        `json:"idle,omitempty"`
 	Checkout    *Checkout    `json:"checkout,omitempty"`
+	GitRelay    *GitRelay    `json:"gitRelay,omitempty"`
 }
 
 // Machine is where the suite ran.
@@ -131,6 +132,25 @@ type Checkout struct {
 	CheckoutMiB float64 `json:"checkoutMiB"`
 }
 
+// GitRelay is measurement 7: git through a turn's relay against git
+// straight to the same server.
+type GitRelay struct {
+	MiB             float64 `json:"commitMiB"`
+	Rounds          int     `json:"rounds"`
+	Push            Summary `json:"pushDirect"`
+	PushRelay       Summary `json:"pushRelayed"`
+	PushRatio       float64 `json:"pushRatioP50"`
+	Fetch           Summary `json:"fetchDirect"`
+	FetchRelay      Summary `json:"fetchRelayed"`
+	FetchRatio      float64 `json:"fetchRatioP50"`
+	IdleRSSMiB      float64 `json:"runnerIdleRssMiB"`
+	PushRSSMiB      float64 `json:"runnerRssOverIdlePushMiB"` // peak during a relayed push minus just before, the largest of the rounds
+	FetchRSSMiB     float64 `json:"runnerRssOverIdleFetchMiB"`
+	PushCPUSeconds  float64 `json:"runnerCpuSecondsPerPush"`
+	FetchCPUSeconds float64 `json:"runnerCpuSecondsPerFetch"`
+	Met             bool    `json:"goalMet"`
+}
+
 // WriteJSON writes the results to path.
 func (r *Results) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -192,6 +212,14 @@ func (r *Results) WriteTable(w io.Writer) {
 			warm += fmt.Sprintf(" (in a turn of measurement 2: %s ms)", num(c.TurnWarmMs))
 		}
 		row("6", fmt.Sprintf("warm checkout (existing workspace), p50 of %d", c.Warm.N), warm, "")
+	}
+	if g := r.GitRelay; g != nil {
+		row("7", fmt.Sprintf("git push of a %.0f MB commit through a turn's git relay (shim forward → git.sock → runner → host) vs `git push` straight to the same server, p50 of %d", g.MiB*1.048576, g.Rounds),
+			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB over idle (%.1f MiB), %.2f s runner CPU", num(g.PushRelay.P50), num(g.Push.P50), g.PushRatio, g.PushRSSMiB, g.IdleRSSMiB, g.PushCPUSeconds),
+			verdict("≤ 1.1×, RSS < +64 MiB", g.PushRatio <= 1.1 && g.PushRSSMiB < 64))
+		row("7", fmt.Sprintf("git fetch of the same commit into an empty repository, relayed vs direct, p50 of %d", g.Rounds),
+			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB, %.2f s runner CPU", num(g.FetchRelay.P50), num(g.Fetch.P50), g.FetchRatio, g.FetchRSSMiB, g.FetchCPUSeconds),
+			verdict("≤ 1.1×", g.FetchRatio <= 1.1))
 	}
 	if b := r.Breakdown; b != nil {
 		fmt.Fprintf(w, "\n| one warm turn (median of %d) | ms |\n|---|---|\n", b.Turns)
