@@ -61,6 +61,7 @@ func BenchmarkGitRelay(b *testing.B) {
 	rounds := max(*gitRoundsFlag, 1)
 	var x GitRelay
 	x.Rounds, x.MiB = rounds, MiB(gitRelaySize)
+	x.LoadStart, x.At = loadAverage(), time.Now().UTC()
 	var push, pushRelay, fetch, fetchRelay Sample
 	var pushCPU, fetchCPU time.Duration
 	timed := func(through bool, rss *float64, cpu *time.Duration, run func(env []string) time.Duration) time.Duration {
@@ -74,8 +75,12 @@ func BenchmarkGitRelay(b *testing.B) {
 		idle := d.proc(b).RSS
 		hwm := ResetPeakRSS(pid) == nil
 		watch := WatchRSS(pid, 5*time.Millisecond)
-		c0 := d.proc(b).CPU
+		c0, up0, down0 := d.proc(b).CPU, d.gitBytes(b, "to_upstream"), d.gitBytes(b, "to_sandbox")
 		took := run(relayed)
+		// The pack went through the relay, one way or the other.
+		if moved := d.gitBytes(b, "to_upstream") - up0 + d.gitBytes(b, "to_sandbox") - down0; moved < gitRelaySize {
+			b.Fatalf("%.0f bytes went through the git relay; want at least %d", moved, gitRelaySize)
+		}
 		peak := watch.Stop()
 		p := d.proc(b)
 		if hwm {
@@ -128,6 +133,7 @@ func BenchmarkGitRelay(b *testing.B) {
 	x.FetchRatio = Ratio(fetchRelay.Median(), fetch.Median())
 	x.PushCPUSeconds = (pushCPU / time.Duration(rounds)).Seconds()
 	x.FetchCPUSeconds = (fetchCPU / time.Duration(rounds)).Seconds()
+	x.LoadEnd = loadAverage()
 	x.Met = x.PushRatio <= 1.1 && x.FetchRatio <= 1.1 && x.PushRSSMiB < 64
 	logf(b, "push %s direct vs %s relayed (×%.2f), fetch %s vs %s (×%.2f); runner RSS over idle %.1f MiB (push), %.1f MiB (fetch); runner CPU per relayed push %.2f s, fetch %.2f s",
 		push.Median().Round(time.Millisecond), pushRelay.Median().Round(time.Millisecond), x.PushRatio,
@@ -285,6 +291,23 @@ func shimForward(tb testing.TB, sock string, sandboxEnv []string) []string {
 		env = append(env, strings.ReplaceAll(kv, "127.0.0.1:4143", addr))
 	}
 	return env
+}
+
+// gitBytes is the runner's claudette_relay_git_bytes_total of a direction.
+func (d *daemon) gitBytes(tb testing.TB, direction string) float64 {
+	tb.Helper()
+	code, body, err := d.get("/metrics")
+	if err != nil || code != 200 {
+		tb.Fatalf("/metrics: %d %v", code, err)
+	}
+	prefix := `claudette_relay_git_bytes_total{direction="` + direction + `"} `
+	for line := range strings.Lines(body) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	return 0
 }
 
 // cancel stops the conversation's running turn (conversation.cancel).

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -149,6 +150,27 @@ type GitRelay struct {
 	PushCPUSeconds  float64 `json:"runnerCpuSecondsPerPush"`
 	FetchCPUSeconds float64 `json:"runnerCpuSecondsPerFetch"`
 	Met             bool    `json:"goalMet"`
+	// When the scenario ran and the machine's load meanwhile (it may be
+	// merged into the results of an earlier run: -merge).
+	At        time.Time  `json:"measuredAt"`
+	Commit    string     `json:"commit"`
+	LoadStart [3]float64 `json:"loadAverageStart"`
+	LoadEnd   [3]float64 `json:"loadAverageEnd"`
+}
+
+// Merge fills the measurements this run did not make from an earlier
+// run's (keeping that run's machine and times, which describe them).
+func (r *Results) Merge(earlier *Results) {
+	if r.Overhead == nil && r.Breakdown == nil && r.Relay == nil && r.Concurrency == nil && r.Idle == nil && r.Checkout == nil {
+		r.Machine, r.Started, r.Finished = earlier.Machine, earlier.Started, earlier.Finished
+	}
+	r.Overhead = cmp.Or(r.Overhead, earlier.Overhead)
+	r.Breakdown = cmp.Or(r.Breakdown, earlier.Breakdown)
+	r.Relay = cmp.Or(r.Relay, earlier.Relay)
+	r.Concurrency = cmp.Or(r.Concurrency, earlier.Concurrency)
+	r.Idle = cmp.Or(r.Idle, earlier.Idle)
+	r.Checkout = cmp.Or(r.Checkout, earlier.Checkout)
+	r.GitRelay = cmp.Or(r.GitRelay, earlier.GitRelay)
 }
 
 // WriteJSON writes the results to path.
@@ -227,6 +249,10 @@ func (r *Results) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "| %s | %s |\n", p.Name, num(p.Ms))
 		}
 		fmt.Fprintf(w, "\nEngine calls per turn: %s.\n", strings.Join(b.EngineCalls, ", "))
+	}
+	if g := r.GitRelay; g != nil && (g.At.Before(r.Started) || g.At.After(r.Finished)) {
+		fmt.Fprintf(w, "\nMeasurement 7 ran on its own (-merge) at %s, commit %s; load average %.2f at its start, %.2f at its end.\n",
+			g.At.Format(time.RFC3339), g.Commit, g.LoadStart[0], g.LoadEnd[0])
 	}
 }
 
