@@ -225,3 +225,22 @@ func TestResultsTableAndJSON(t *testing.T) {
 		t.Fatalf("round trip: %v %+v", err, back)
 	}
 }
+
+func TestMergeKeepsEarlierMeasurementsAndNotesALoneOne(t *testing.T) {
+	start := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	earlier := &Results{Machine: Machine{Commit: "old"}, Started: start, Finished: start.Add(5 * time.Minute),
+		Idle: &Idle{Seconds: 60, CPUPercent: 0.05, Met: true}, GitRelay: &GitRelay{PushRatio: 2}}
+	r := &Results{Machine: Machine{Commit: "new"}, Started: start.Add(time.Hour), Finished: start.Add(time.Hour + 3*time.Minute),
+		GitRelay: &GitRelay{MiB: 100, Rounds: 5, PushRatio: 1.05, FetchRatio: 0.98, PushRSSMiB: 1.5, At: start.Add(time.Hour), Commit: "new"}}
+	r.Merge(earlier)
+	if r.Idle == nil || r.GitRelay.PushRatio != 1.05 || r.Machine.Commit != "old" || !r.Started.Equal(start) {
+		t.Fatalf("merged = %+v", r)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	for _, want := range []string{"| 7 |", "×1.05", "≤ 1.1×, RSS < +64 MiB: met", "×0.98", "< 1 %: met", "Measurement 7 ran on its own", "commit new"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ var (
 	turnsFlag   = flag.Int("turns", 40, "measured turns (and docker runs of each kind) of the overhead scenario; at least 30")
 	idleFlag    = flag.Duration("idle", 60*time.Second, "window of the idle measurement")
 	parallel    = flag.Int("workspaces", 50, "workspaces at once in the concurrency scenario")
+	mergeFlag   = flag.Bool("merge", false, "keep the measurements this run does not make from the existing -results file (to run one scenario on its own)")
 )
 
 // The results of this run, filled in by the benchmarks and written at the end.
@@ -62,6 +64,9 @@ func TestMain(m *testing.M) {
 func finish() error {
 	results.Finished = time.Now().UTC()
 	results.Machine = machine(results.Machine.LoadStart)
+	if results.GitRelay != nil {
+		results.GitRelay.Commit = results.Machine.Commit
+	}
 	if results.Checkout != nil && results.Breakdown != nil {
 		for _, p := range results.Breakdown.Phases {
 			if p.Name == PhaseCheckout {
@@ -70,11 +75,22 @@ func finish() error {
 		}
 	}
 	fmt.Println()
-	results.WriteTable(os.Stdout)
 	path, err := filepath.Abs(*resultsFlag)
 	if err != nil {
 		return err
 	}
+	if *mergeFlag {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("-merge: %w", err)
+		}
+		var earlier Results
+		if err := json.Unmarshal(b, &earlier); err != nil {
+			return fmt.Errorf("-merge: %s: %w", path, err)
+		}
+		results.Merge(&earlier)
+	}
+	results.WriteTable(os.Stdout)
 	if err := results.WriteJSON(path); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ type Results struct {
 	Concurrency *Concurrency `json:"concurrency,omitempty"`
 	Idle        *Idle        `json:"idle,omitempty"`
 	Checkout    *Checkout    `json:"checkout,omitempty"`
+	GitRelay    *GitRelay    `json:"gitRelay,omitempty"`
 }
 
 // Machine is where the suite ran.
@@ -131,6 +133,46 @@ type Checkout struct {
 	CheckoutMiB float64 `json:"checkoutMiB"`
 }
 
+// GitRelay is measurement 7: git through a turn's relay against git
+// straight to the same server.
+type GitRelay struct {
+	MiB             float64 `json:"commitMiB"`
+	Rounds          int     `json:"rounds"`
+	Push            Summary `json:"pushDirect"`
+	PushRelay       Summary `json:"pushRelayed"`
+	PushRatio       float64 `json:"pushRatioP50"`
+	Fetch           Summary `json:"fetchDirect"`
+	FetchRelay      Summary `json:"fetchRelayed"`
+	FetchRatio      float64 `json:"fetchRatioP50"`
+	IdleRSSMiB      float64 `json:"runnerIdleRssMiB"`
+	PushRSSMiB      float64 `json:"runnerRssOverIdlePushMiB"` // peak during a relayed push minus just before, the largest of the rounds
+	FetchRSSMiB     float64 `json:"runnerRssOverIdleFetchMiB"`
+	PushCPUSeconds  float64 `json:"runnerCpuSecondsPerPush"`
+	FetchCPUSeconds float64 `json:"runnerCpuSecondsPerFetch"`
+	Met             bool    `json:"goalMet"`
+	// When the scenario ran and the machine's load meanwhile (it may be
+	// merged into the results of an earlier run: -merge).
+	At        time.Time  `json:"measuredAt"`
+	Commit    string     `json:"commit"`
+	LoadStart [3]float64 `json:"loadAverageStart"`
+	LoadEnd   [3]float64 `json:"loadAverageEnd"`
+}
+
+// Merge fills the measurements this run did not make from an earlier
+// run's (keeping that run's machine and times, which describe them).
+func (r *Results) Merge(earlier *Results) {
+	if r.Overhead == nil && r.Breakdown == nil && r.Relay == nil && r.Concurrency == nil && r.Idle == nil && r.Checkout == nil {
+		r.Machine, r.Started, r.Finished = earlier.Machine, earlier.Started, earlier.Finished
+	}
+	r.Overhead = cmp.Or(r.Overhead, earlier.Overhead)
+	r.Breakdown = cmp.Or(r.Breakdown, earlier.Breakdown)
+	r.Relay = cmp.Or(r.Relay, earlier.Relay)
+	r.Concurrency = cmp.Or(r.Concurrency, earlier.Concurrency)
+	r.Idle = cmp.Or(r.Idle, earlier.Idle)
+	r.Checkout = cmp.Or(r.Checkout, earlier.Checkout)
+	r.GitRelay = cmp.Or(r.GitRelay, earlier.GitRelay)
+}
+
 // WriteJSON writes the results to path.
 func (r *Results) WriteJSON(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -193,12 +235,24 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 		row("6", fmt.Sprintf("warm checkout (existing workspace), p50 of %d", c.Warm.N), warm, "")
 	}
+	if g := r.GitRelay; g != nil {
+		row("7", fmt.Sprintf("git push of a %.0f MiB commit through a turn's git relay (shim forward → git.sock → runner → host) vs `git push` straight to the same server, p50 of %d", g.MiB, g.Rounds),
+			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB over idle (%.1f MiB), %.2f s runner CPU", num(g.PushRelay.P50), num(g.Push.P50), g.PushRatio, g.PushRSSMiB, g.IdleRSSMiB, g.PushCPUSeconds),
+			verdict("≤ 1.1×, RSS < +64 MiB", g.PushRatio <= 1.1 && g.PushRSSMiB < 64))
+		row("7", fmt.Sprintf("git fetch of the same commit into an empty repository, relayed vs direct, p50 of %d", g.Rounds),
+			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB, %.2f s runner CPU", num(g.FetchRelay.P50), num(g.Fetch.P50), g.FetchRatio, g.FetchRSSMiB, g.FetchCPUSeconds),
+			verdict("≤ 1.1×", g.FetchRatio <= 1.1))
+	}
 	if b := r.Breakdown; b != nil {
 		fmt.Fprintf(w, "\n| one warm turn (median of %d) | ms |\n|---|---|\n", b.Turns)
 		for _, p := range b.Phases {
 			fmt.Fprintf(w, "| %s | %s |\n", p.Name, num(p.Ms))
 		}
 		fmt.Fprintf(w, "\nEngine calls per turn: %s.\n", strings.Join(b.EngineCalls, ", "))
+	}
+	if g := r.GitRelay; g != nil && (g.At.Before(r.Started) || g.At.After(r.Finished)) {
+		fmt.Fprintf(w, "\nMeasurement 7 ran on its own (-merge) at %s, commit %s; load average %.2f at its start, %.2f at its end.\n",
+			g.At.Format(time.RFC3339), g.Commit, g.LoadStart[0], g.LoadEnd[0])
 	}
 }
 

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -254,7 +255,11 @@ func (g *gitRelay) push(w *gitResponse, req *http.Request) {
 		g.refuse(w, br, p, sizeVerdict(p, g.r.cfg.Git.PushMaxSize))
 		return
 	}
-	limited := &limitReader{r: io.MultiReader(strings.NewReader(string(p.Head)), br), left: limit}
+	// The pack passes on straight from the body: the command section and
+	// what br read ahead first, then the rest unbuffered (no second copy).
+	ahead, _ := br.Peek(br.Buffered())
+	rest := io.MultiReader(bytes.NewReader(append(p.Head, ahead...)), body)
+	limited := &limitReader{r: rest, left: limit}
 	report := &reportParser{sideband: p.sideband()}
 	if len(p.Commands) > 0 {
 		w.tee = report
@@ -265,7 +270,7 @@ func (g *gitRelay) push(w *gitResponse, req *http.Request) {
 	switch {
 	case limited.over:
 		if !w.wrote {
-			g.refuse(w, br, p, sizeVerdict(p, g.r.cfg.Git.PushMaxSize))
+			g.refuse(w, rest, p, sizeVerdict(p, g.r.cfg.Git.PushMaxSize))
 		}
 		return
 	case err != nil:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -61,6 +62,27 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.c.Add(float64(n))
 	return n, err
+}
+
+// WriteTo is how the HTTP client sends the body upstream: in copies of
+// gitCopySize, where its own copy would take 32 KiB at a time.
+func (c *countingReader) WriteTo(w io.Writer) (int64, error) {
+	return copyGit(w, c)
+}
+
+// gitCopySize is the buffer of the relay's copies of git data (packs):
+// fewer, larger reads and writes.
+const gitCopySize = 128 << 10
+
+var gitBuffers = sync.Pool{New: func() any { b := make([]byte, gitCopySize); return &b }}
+
+// copyGit copies src to dst through a pooled buffer of gitCopySize, never
+// through either side's own ReadFrom or WriteTo (which would pick a smaller
+// buffer of their own).
+func copyGit(dst io.Writer, src io.Reader) (int64, error) {
+	buf := gitBuffers.Get().(*[]byte)
+	defer gitBuffers.Put(buf)
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, *buf)
 }
 
 // errPushTooLarge ends a push's body once it passed the size limit: the

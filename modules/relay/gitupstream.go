@@ -52,6 +52,8 @@ func newGitTransport(tlsConfig *tls.Config) http.RoundTripper {
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = 10 * time.Minute // a big push is unpacked before the answer
 	t.DisableCompression = true
+	// Packs pass in large reads and writes (the defaults are 4 KiB).
+	t.WriteBufferSize, t.ReadBufferSize = 64<<10, 64<<10
 	if tlsConfig != nil {
 		t.TLSClientConfig = tlsConfig.Clone()
 	}
@@ -126,18 +128,9 @@ func (g *remoteGit) serve(w *gitResponse, req *gitRequest) error {
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return nil // the sandbox went away
-			}
-		}
-		if err != nil {
-			return nil // io.EOF, or a host that broke off: the client sees it end
-		}
-	}
+	// The sandbox went away, or the host broke off: the client sees it end.
+	_, _ = copyGit(w, resp.Body)
+	return nil
 }
 
 // hostError passes on the git host's refusal so that git prints it: the
