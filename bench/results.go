@@ -22,6 +22,7 @@ type Results struct {
 	Idle        *Idle        `json:"idle,omitempty"`
 	Checkout    *Checkout    `json:"checkout,omitempty"`
 	GitRelay    *GitRelay    `json:"gitRelay,omitempty"`
+	DiskWatch   *DiskWatch   `json:"diskWatcher,omitempty"`
 }
 
 // Machine is where the suite ran.
@@ -158,6 +159,21 @@ type GitRelay struct {
 	LoadEnd   [3]float64 `json:"loadAverageEnd"`
 }
 
+// DiskWatch is measurement 8: the runner-enforced disk limit's watcher on
+// many running workspaces that do not change.
+type DiskWatch struct {
+	Workspaces      int     `json:"workspaces"`
+	FilesEach       int     `json:"filesEach"`
+	Seconds         float64 `json:"seconds"`
+	SteadyPercent   float64 `json:"steadyCpuPercent"`
+	FullScanMs      float64 `json:"fullScanCpuMs"`
+	ResyncPercent   float64 `json:"resyncCpuPercent"` // the full recount every ResyncSeconds, spread over it
+	TotalPercent    float64 `json:"totalCpuPercent"`
+	IntervalSeconds float64 `json:"intervalSeconds"`
+	ResyncSeconds   float64 `json:"resyncSeconds"`
+	Met             bool    `json:"goalMet"`
+}
+
 // Merge fills the measurements this run did not make from an earlier
 // run's (keeping that run's machine and times, which describe them).
 func (r *Results) Merge(earlier *Results) {
@@ -171,6 +187,7 @@ func (r *Results) Merge(earlier *Results) {
 	r.Idle = cmp.Or(r.Idle, earlier.Idle)
 	r.Checkout = cmp.Or(r.Checkout, earlier.Checkout)
 	r.GitRelay = cmp.Or(r.GitRelay, earlier.GitRelay)
+	r.DiskWatch = cmp.Or(r.DiskWatch, earlier.DiskWatch)
 }
 
 // WriteJSON writes the results to path.
@@ -242,6 +259,11 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("7", fmt.Sprintf("git fetch of the same commit into an empty repository, relayed vs direct, p50 of %d", g.Rounds),
 			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB, %.2f s runner CPU", num(g.FetchRelay.P50), num(g.Fetch.P50), g.FetchRatio, g.FetchRSSMiB, g.FetchCPUSeconds),
 			verdict("≤ 1.1×", g.FetchRatio <= 1.1))
+	}
+	if d := r.DiskWatch; d != nil {
+		row("8", fmt.Sprintf("runner-enforced disk limit: the watcher on %d running workspaces of %s files, unchanged, measured every %s s", d.Workspaces, thousands(d.FilesEach), num(d.IntervalSeconds)),
+			fmt.Sprintf("%.3f %% of one core at steady state + %.3f %% for the full recount every %s min (%s ms of CPU) = %.3f %%", d.SteadyPercent, d.ResyncPercent, num(d.ResyncSeconds/60), num(d.FullScanMs), d.TotalPercent),
+			verdict("< 2 %", d.Met))
 	}
 	if b := r.Breakdown; b != nil {
 		fmt.Fprintf(w, "\n| one warm turn (median of %d) | ms |\n|---|---|\n", b.Turns)

@@ -7,6 +7,12 @@ import (
 )
 
 // Settings are the package's own settings (filled from the runner's
+// How often a running workspace is measured, and measured again in full.
+const (
+	DefaultInterval = 2 * time.Second
+	DefaultResync   = 15 * time.Minute
+)
+
 // configuration by Module).
 type Settings struct {
 	// Limit is the disk of one workspace in bytes; 0 = none.
@@ -29,10 +35,10 @@ type Settings struct {
 
 func (s Settings) withDefaults() Settings {
 	if s.Interval <= 0 {
-		s.Interval = 2 * time.Second
+		s.Interval = DefaultInterval
 	}
 	if s.Resync <= 0 {
-		s.Resync = 15 * time.Minute
+		s.Resync = DefaultResync
 	}
 	return s
 }
