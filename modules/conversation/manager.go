@@ -63,6 +63,7 @@ type Manager struct {
 	store   *store
 	metrics *metrics
 	gate    modelGate
+	writes  writeHealth // durable.go
 
 	mu       stdsync.Mutex
 	pending  []*turnState          // queued turns, arrival order
