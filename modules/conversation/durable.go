@@ -40,6 +40,10 @@ func (m *Manager) StorageErr() error {
 	return fmt.Errorf("turn records: %w", m.writes.err)
 }
 
+// errGaveUp marks a write durably stopped retrying because its context (or
+// the runner) ended: not stored, and the record says where a restart picks up.
+var errGaveUp = errors.New("gave up waiting for the data dir")
+
 // retryable reports whether a failed write may succeed later as it is: a
 // refused write to the data dir (an errno: ENOSPC, EDQUOT, EIO, ...) or the
 // outbox's storage error. Anything else (encoding, a closed store or
@@ -70,9 +74,9 @@ func (m *Manager) durably(ctx context.Context, what, messageID string, write fun
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (gave up: %w)", what, err, ctx.Err())
+			return fmt.Errorf("%s: %w: %w (%v)", what, errGaveUp, err, ctx.Err())
 		case <-m.ctx.Done():
-			return fmt.Errorf("%s: %w (gave up: runner stopping)", what, err)
+			return fmt.Errorf("%s: %w: %w (runner stopping)", what, errGaveUp, err)
 		case <-time.After(durableBackoff.Delay(attempt, 0)):
 		}
 		if err = write(); err == nil {

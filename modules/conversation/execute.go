@@ -208,7 +208,7 @@ func (m *Manager) finish(t *turnState, out outcome) {
 		}
 	}
 	if err := m.decide(t, resp); err != nil {
-		if retryable(err) {
+		if errors.Is(err, errGaveUp) {
 			// The data dir refused it until the runner stopped: the record
 			// still says where the turn is, and the next start answers it.
 			m.log.Warn("turn's answer not recorded before the stop; the next start answers it", zap.String("message_id", turn.MessageID), zap.Error(err))

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -47,7 +48,7 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) error {
 		m.mu.Lock()
 		delete(m.byMsg, turn.MessageID)
 		m.mu.Unlock()
-		if retryable(err) {
+		if errors.Is(err, errGaveUp) {
 			m.log.Warn("turn not recorded before the intake stopped; it is handed over again", zap.String("message_id", turn.MessageID), zap.Error(err))
 			return err
 		}
