@@ -74,6 +74,7 @@ deps: deps-demo
 	@command -v gcc >/dev/null || $(call apt_install,gcc libc6-dev)
 	@command -v jq >/dev/null || $(call apt_install,jq)
 	@command -v mkfs.btrfs >/dev/null || $(call apt_install,btrfs-progs)
+	@command -v mkfs.ext4 >/dev/null || $(call apt_install,e2fsprogs)
 
 ## deps-demo: what the offline demo image and `make demo` need: Debian's busybox-static (the image's shell and
 ## tools) and git (the demo's copy of this repository, and the git CLI the image carries)

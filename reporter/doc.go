@@ -15,6 +15,16 @@
 // Producers wait (backpressure) while the outbox is over its size bound.
 // Heartbeats are not stored: the latest one rides with the next batch.
 //
+// A full or failing data dir (ENOSPC, EIO on a commit) loses nothing: the
+// failed commit is cut off (nothing half-written stays in the log; a
+// segment whose first commit failed is written again, never replaced by a
+// second file of the same name), Send returns an error IsStorage reports
+// and stored nothing, so the producer sends the same items again and they
+// get the same place in the order. Meanwhile the "outbox" readiness
+// component is not ready with the reason, StorageErr is not nil (the intake
+// takes no new work), delivery of what is stored goes on, and the failure
+// and the recovery are logged once each; the first good commit clears it.
+//
 // The package owns {dataDir}/outbox, {dataDir}/deadletter and the HTTP
 // conversation with the orchestrator. It must not decide what is sent: the
 // conversation layer and the intake build the items (Event, State, Response)

@@ -28,6 +28,8 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	lastSuccess  prometheus.Gauge
 	failures     prometheus.Gauge
+	// commitFailures counts outbox commits that failed (ENOSPC, EIO).
+	commitFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -81,12 +83,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "claudette_reporter_consecutive_failures",
 			Help: "POSTs in a row the orchestrator failed, refused or rejected.",
 		}),
+		commitFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "claudette_reporter_outbox_commit_failures_total",
+			Help: "Outbox commits that failed (the data dir could not be written); their producers retry.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.queued, m.delivered, m.retried, m.deadLettered,
-		m.outboxBytes, m.outboxItems, m.waiting, m.waits, m.latency, m.requests, m.lastSuccess, m.failures} {
+		m.outboxBytes, m.outboxItems, m.waiting, m.waits, m.latency, m.requests, m.lastSuccess, m.failures,
+		m.commitFailures} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -44,6 +44,10 @@ type outbox struct {
 	rollNext bool // start a new segment with the next append (after a failed sync)
 }
 
+// syncSegment makes a commit durable (a variable so a test can make it fail
+// as a failing disk does).
+var syncSegment = fdatasync
+
 // position is where the sender reads: a segment and an offset in it. A nil
 // segment means the first segment, whenever there is one.
 type position struct {
@@ -246,7 +250,7 @@ func (o *outbox) appendItems(reqs []*commitReq, now time.Time) (uint64, error) {
 		_ = seg.f.Truncate(size)
 		return 0, fmt.Errorf("write outbox segment: %w", err)
 	}
-	if err := fdatasync(seg.f); err != nil {
+	if err := syncSegment(seg.f); err != nil {
 		// After a failed sync the kernel may have dropped the pages: never
 		// write to this segment again.
 		o.rollNext = true
@@ -268,6 +272,14 @@ func (o *outbox) tailFor() (*segment, error) {
 	}
 	o.mu.Unlock()
 	if tail != nil && tail.size.Load() < o.segSize && !o.rollNext {
+		return tail, nil
+	}
+	if tail != nil && tail.first == o.nextID {
+		// The tail holds no record (its first commit failed and was cut
+		// off): a new segment would have its name, and the sender, once past
+		// it, would unlink the new one's file with it. Nothing durable is in
+		// it to lose, and the failed pages were cut off, so write to it.
+		o.rollNext = false
 		return tail, nil
 	}
 	path := segmentPath(o.dir, o.nextID)

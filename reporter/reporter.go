@@ -78,14 +78,18 @@ func (t Tuning) withDefaults() Tuning {
 
 // Reporter stores outbound items durably and delivers them in order.
 type Reporter struct {
-	cfg     *config.Config
-	log     *zap.Logger
-	m       *metrics
-	ready   *health.Component
-	version string
-	client  *http.Client
-	url     string
-	tune    Tuning
+	cfg   *config.Config
+	log   *zap.Logger
+	m     *metrics
+	ready *health.Component
+	// storeReady is the outbox's own readiness (storage.go): not ready while
+	// commits fail.
+	storeReady *health.Component
+	store      storage
+	version    string
+	client     *http.Client
+	url        string
+	tune       Tuning
 
 	status atomic.Pointer[func() rpc.RunnerStatus]
 	hb     atomic.Pointer[Item] // latest heartbeat not yet delivered
@@ -134,18 +138,19 @@ func New(p Params) (*Reporter, error) {
 	// A redirected POST would become a GET whose 200 would drop the batch.
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	r := &Reporter{
-		cfg:      p.Config,
-		log:      p.Logger,
-		m:        m,
-		ready:    p.Health.Component(ReadinessComponent),
-		version:  p.Version,
-		client:   client,
-		url:      p.Config.OrchestratorURL,
-		tune:     p.Tuning.withDefaults(),
-		hbWake:   make(chan struct{}, 1),
-		newData:  make(chan struct{}, 1),
-		progress: make(chan struct{}),
-		stopped:  make(chan struct{}),
+		cfg:        p.Config,
+		log:        p.Logger,
+		m:          m,
+		ready:      p.Health.Component(ReadinessComponent),
+		storeReady: p.Health.Component(StorageComponent),
+		version:    p.Version,
+		client:     client,
+		url:        p.Config.OrchestratorURL,
+		tune:       p.Tuning.withDefaults(),
+		hbWake:     make(chan struct{}, 1),
+		newData:    make(chan struct{}, 1),
+		progress:   make(chan struct{}),
+		stopped:    make(chan struct{}),
 	}
 	return r, nil
 }
@@ -172,7 +177,7 @@ func (r *Reporter) Start(context.Context) error {
 
 	com := newCommitter(ob)
 	com.onCommit = r.committedItems
-	com.onError = func(err error) { r.log.Error("outbox transaction failed", zap.Error(err)) }
+	com.onError = r.storageFailed
 	r.com.Store(com)
 	r.stopCom = make(chan struct{})
 	go com.run(r.stopCom)
@@ -185,6 +190,7 @@ func (r *Reporter) Start(context.Context) error {
 	go func() { defer r.wg.Done(); r.heartbeatLoop(ctx) }()
 	r.running = true
 	r.ready.Ready()
+	r.storeReady.Ready()
 	r.log.Info("reporter started",
 		zap.String("orchestrator_url", redact(r.url)),
 		zap.Int64("pending_items", st.count),
@@ -216,6 +222,7 @@ func (r *Reporter) Stop(ctx context.Context) error {
 	close(r.stopCom) // commits what producers already handed over
 	<-r.com.Load().done
 	r.ready.NotReady("reporter stopped")
+	r.storeReady.NotReady("reporter stopped")
 	if err := r.ob.close(); err != nil {
 		return fmt.Errorf("close outbox: %w", err)
 	}

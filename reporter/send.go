@@ -12,6 +12,9 @@ import (
 // while the outbox is over its size bound (backpressure) and fails only when
 // ctx ends during that wait, an item could not be encoded, the reporter is
 // not running, or the outbox cannot be written. On error nothing was stored.
+// A failed write (a full or failing data dir) is an error IsStorage reports:
+// the same items may be sent again and get the same place in the log, and
+// the caller should wait and retry (StorageErr says when it can write).
 func (r *Reporter) Send(ctx context.Context, items ...Item) error {
 	if len(items) == 0 {
 		return nil
@@ -44,7 +47,7 @@ func (r *Reporter) Send(ctx context.Context, items ...Item) error {
 	req.items = nil
 	reqPool.Put(req)
 	if err != nil {
-		return fmt.Errorf("store %d items in the outbox: %w", len(items), err)
+		return fmt.Errorf("store %d items in the outbox: %w: %w", len(items), errStorage, err)
 	}
 	return nil
 }
@@ -79,6 +82,7 @@ func (r *Reporter) waitForRoom(ctx context.Context) error {
 
 // committedItems runs on the committer after a transaction stored items.
 func (r *Reporter) committedItems(lastID uint64, n int, size int64) {
+	r.storageOK()
 	r.committed.Store(lastID)
 	r.m.queued.Add(float64(n))
 	r.m.outboxItems.Set(float64(r.items.Add(int64(n))))

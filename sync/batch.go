@@ -57,6 +57,11 @@ func (i *Intake) accept(ctx context.Context, st *stream, res *response) error {
 	}
 	var fresh []bool
 	var known map[string]verdict
+	if len(recs) > 0 {
+		if err := i.accepting(); err != nil {
+			return err
+		}
+	}
 	if len(recs) > 0 || len(lookup) > 0 || res.next != st.pos {
 		var err error
 		fresh, known, err = i.journal.commit(recs, lookup, res.next, i.shapeKey, time.Now())

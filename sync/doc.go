@@ -20,6 +20,13 @@
 // nor acts on it twice with different answers. [crashpoints intake-committed,
 // handler-answered]
 //
+// New messages are journaled only while the runner can take them over
+// (gate.go): the Gate (what records and answers them can write) and a small
+// free-space reserve on the data dir's file system (bbolt reuses its free
+// pages, so the journal could commit on a full disk). While either refuses,
+// nothing is journaled, the position does not move, the "electric"
+// readiness says why (logged once) and the same request is made again soon.
+//
 // It must not run, queue or answer work itself: requests go to the Handler,
 // and answers to rows that are not valid requests go to the Responder (the
 // reporter). It never builds SQL text: the runner id travels as params[1].

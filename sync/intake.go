@@ -59,6 +59,12 @@ type Params struct {
 	// throttling) once the shape was up to date before /readyz says so
 	// (default DefaultUnreadyAfter); auth and shape refusals say so at once.
 	UnreadyAfter time.Duration
+	// Gate, when set, is asked before new messages are journaled (gate.go).
+	Gate Gate
+	// MinFree is the free space (bytes) the data dir's file system must keep
+	// for new messages to be taken (default DefaultMinFree; negative: not
+	// checked).
+	MinFree int64
 }
 
 // Intake follows the runner's Electric shape and dispatches its messages.
@@ -107,6 +113,9 @@ func New(p Params) (*Intake, error) {
 	p.UnreadyAfter = orDefault(p.UnreadyAfter, DefaultUnreadyAfter)
 	if p.MaxBody <= 0 {
 		p.MaxBody = DefaultMaxBody
+	}
+	if p.MinFree == 0 {
+		p.MinFree = DefaultMinFree
 	}
 	m, err := newMetrics(p.Metrics)
 	if err != nil {

@@ -112,8 +112,13 @@ func (i *Intake) failed(st *stream, s *streak, err error, everReady bool) time.D
 		pe    *protocolError
 		stale *staleError
 		je    *journalError
+		re    *refusedError
 	)
 	switch {
+	case errors.As(err, &re):
+		kind, level = "refused", zapcore.ErrorLevel
+		wait = min(i.p.Backoff.Delay(s.n, 0), refusedRetryCap)
+		i.ready.NotReady(clip(re.Error(), 300))
 	case errors.As(err, &je):
 		kind, level = "journal", zapcore.ErrorLevel
 	case errors.As(err, &stale):

@@ -25,9 +25,10 @@ type moduleParams struct {
 	Health    *health.Registry
 	Handler   Handler
 	Responder Responder `optional:"true"`
+	Gate      Gate      `optional:"true"`
 }
 
 func newFromGraph(p moduleParams) (*Intake, error) {
 	return New(Params{Config: p.Config, Logger: p.Logger, Metrics: p.Metrics, Health: p.Health,
-		Handler: p.Handler, Responder: p.Responder})
+		Handler: p.Handler, Responder: p.Responder, Gate: p.Gate})
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/claudette-dev/claudette-runner/modules/disk/disktest"
+	"github.com/claudette-dev/claudette-runner/modules/loopfs"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter/orchestratortest"
 	"golang.org/x/sys/unix"
@@ -46,7 +46,7 @@ func freeBytes(t *testing.T, dir string) int64 {
 // fails with EDQUOT inside the sandbox, the stream says so, and another
 // workspace on the same file system runs normally meanwhile.
 func TestE2EDiskLimitBtrfs(t *testing.T) {
-	mnt := disktest.LoopFS(t, "btrfs", 512<<20)
+	mnt := loopfs.Mount(t, "btrfs", 512<<20).Dir
 	free := freeBytes(t, mnt)
 	e := newE2E(t, "disk-btrfs", "--workspace-dir", filepath.Join(mnt, "ws"), "--sandbox-disk", "32m", "--min-free-disk", "16m")
 	e.d.waitLog(t, "btrfs-qgroup")
@@ -81,7 +81,7 @@ func TestE2EDiskLimitBtrfs(t *testing.T) {
 // On ext4 without quotas the runner enforces the limit: it stops the turn
 // with the disk reason; another workspace runs normally meanwhile.
 func TestE2EDiskLimitRunner(t *testing.T) {
-	mnt := disktest.LoopFS(t, "ext4", 384<<20)
+	mnt := loopfs.Mount(t, "ext4", 384<<20).Dir
 	e := newE2E(t, "disk-runner", "--workspace-dir", filepath.Join(mnt, "ws"), "--sandbox-disk", "32m", "--min-free-disk", "16m")
 	e.d.waitLog(t, `"mode": "runner"`)
 
@@ -108,7 +108,7 @@ func TestE2EDiskLimitRunner(t *testing.T) {
 // Below --min-free-disk no turn starts: it stays queued with the reason,
 // /readyz says why, and it runs by itself once space is back.
 func TestE2EFreeSpaceFloor(t *testing.T) {
-	mnt := disktest.LoopFS(t, "ext4", 128<<20)
+	mnt := loopfs.Mount(t, "ext4", 128<<20).Dir
 	ballast := filepath.Join(mnt, "ballast")
 	if err := os.WriteFile(ballast, bytes.Repeat([]byte("x"), 80<<20), 0o600); err != nil {
 		t.Fatal(err)

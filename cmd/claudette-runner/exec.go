@@ -100,7 +100,10 @@ func runExec(inv *invocation, f *execFlags) int {
 	if !f.json {
 		fmt.Fprintf(inv.stderr, "workspace %s · conversation %s\n", turn.WorkspaceID, turn.ConversationID)
 	}
-	mgr.Submit(ctx, turn)
+	if err := mgr.Submit(ctx, turn); err != nil {
+		fmt.Fprintf(inv.stderr, "claudette-runner exec: %v\n", err)
+		return exitFailed
+	}
 	select {
 	case <-tr.done:
 	case <-signals:

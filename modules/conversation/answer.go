@@ -39,7 +39,7 @@ func (m *Manager) decide(t *turnState, resp rpc.Response) error {
 	seq++
 	a.FinishedSeq = seq
 	t.rec.Seq, t.rec.MaxSeq, t.rec.StateSeq, t.rec.State, t.rec.Answer = seq, seq, seq, rpc.StateFinished, a
-	if err := m.store.putTurn(t.rec); err != nil {
+	if err := m.durably(m.ctx, "record the answer", t.rec.Turn.MessageID, func() error { return m.store.putTurn(t.rec) }); err != nil {
 		return fmt.Errorf("record the turn's answer: %w", err)
 	}
 	crashpoint.Hit(crashpoint.AnswerRecorded)
@@ -87,7 +87,7 @@ func (m *Manager) deliverAnswer(rec *turnRecord) bool {
 		m.log.Error("cannot rebuild a recorded answer", zap.String("message_id", msgID), zap.Error(err))
 		return false
 	}
-	if err := m.sink.Send(m.ctx, items...); err != nil {
+	if err := m.durably(m.ctx, "send the answer", msgID, func() error { return m.sink.Send(m.ctx, items...) }); err != nil {
 		m.log.Error("cannot deliver the turn's answer; it stays recorded", zap.String("message_id", msgID), zap.Error(err))
 		return false
 	}
@@ -103,7 +103,7 @@ func (m *Manager) deliverAnswer(rec *turnRecord) bool {
 		crashpoint.Hit(crashpoint.ContainerRemoved)
 	}
 	m.removePrompt(msgID)
-	if err := m.store.forgetTurn(msgID); err != nil {
+	if err := m.durably(m.ctx, "forget the answered turn", msgID, func() error { return m.store.forgetTurn(msgID) }); err != nil {
 		m.log.Warn("cannot forget finished turn", zap.String("message_id", msgID), zap.Error(err))
 	}
 	return true

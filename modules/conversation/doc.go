@@ -56,6 +56,18 @@
 //     file removed, and the record forgotten with the stop and the id kept as
 //     answered, in one transaction. [answer-sent, container-removed]
 //
+// A full or failing data dir (ENOSPC, EIO) changes none of this order: a
+// write it refuses (a turn record, a state, a batch of lines, the answer,
+// forgetting the turn) is retried, the same write with the same seqs, with
+// backoff, until it is durable (durable.go); the turn waits there, so
+// nothing after it happens early and nothing is dropped. Submit waits too
+// and, when its caller stops first, returns an error: the turn is not
+// recorded and the message stays pending in the intake. While writes fail,
+// StorageErr says so (the intake takes no new messages) and the failure and
+// the recovery are logged once each. Only when the runner stops does a
+// write give up (errGaveUp); the record then says where the next start
+// picks up (an answer not recorded is not sent).
+//
 // A stop promised to someone (a cancel answered, a workspace deleted) is
 // recorded (bucket stops) before the turn is signalled and before the answer
 // goes out; a start applies it again: a queued or preparing turn is answered

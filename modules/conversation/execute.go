@@ -209,6 +209,12 @@ func (m *Manager) finish(t *turnState, out outcome) {
 		}
 	}
 	if err := m.decide(t, resp); err != nil {
+		if errors.Is(err, errGaveUp) {
+			// The data dir refused it until the runner stopped: the record
+			// still says where the turn is, and the next start answers it.
+			m.log.Warn("turn's answer not recorded before the stop; the next start answers it", zap.String("message_id", turn.MessageID), zap.Error(err))
+			return
+		}
 		// Answering unrecorded beats not answering: the orchestrator hears of the turn.
 		m.log.Error("cannot record the turn's answer; sending it anyway", zap.String("message_id", turn.MessageID), zap.Error(err))
 	}
@@ -241,7 +247,7 @@ func (m *Manager) nextSeq(t *turnState, state string) int64 {
 	t.rec.Seq = max(t.rec.Seq, t.rec.MaxSeq) + 1
 	t.rec.MaxSeq = t.rec.Seq
 	t.rec.State, t.rec.StateSeq = state, t.rec.Seq
-	if err := m.store.putTurn(t.rec); err != nil {
+	if err := m.durably(m.ctx, "record the turn's state", t.rec.Turn.MessageID, func() error { return m.store.putTurn(t.rec) }); err != nil {
 		m.log.Warn("cannot record turn progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 	}
 	crashpoint.Hit(crashpoint.StateReserved)
@@ -250,8 +256,9 @@ func (m *Manager) nextSeq(t *turnState, state string) int64 {
 
 func (m *Manager) emitState(t *turnState, state string, seq int64) {
 	turn := t.rec.Turn
-	err := m.sink.Send(m.ctx, reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Seq: seq, State: state}))
+	item := reporter.State(rpc.StateParams{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
+		ConversationID: turn.ConversationID, Seq: seq, State: state})
+	err := m.durably(m.ctx, "send the turn's state", turn.MessageID, func() error { return m.sink.Send(m.ctx, item) })
 	if err != nil {
 		m.log.Error("cannot deliver turn state", zap.String("message_id", turn.MessageID), zap.String("state", state), zap.Error(err))
 	}

@@ -71,6 +71,7 @@ type Manager struct {
 	disk    diskWatch
 	volumes diskVolumes
 	floor   turnGate
+	writes  writeHealth // durable.go
 
 	mu       stdsync.Mutex
 	pending  []*turnState          // queued turns, arrival order

@@ -12,6 +12,8 @@ type metrics struct {
 	events   prometheus.Counter
 	turns    *prometheus.CounterVec
 	duration prometheus.Histogram
+	// writeFailures counts failed writes of turn records and sends (retried).
+	writeFailures prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -23,11 +25,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"status"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "claudette_turn_duration_seconds", Help: "Wall-clock time of a turn from start to answer.",
 			Buckets: prometheus.ExponentialBuckets(0.25, 2, 16)}),
+		writeFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "claudette_turn_write_failures_total",
+			Help: "Turn record writes and sends that failed (a full or failing data dir) and were retried."}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.active, m.queued, m.events, m.turns, m.duration} {
+	for _, c := range []prometheus.Collector{m.active, m.queued, m.events, m.turns, m.duration, m.writeFailures} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

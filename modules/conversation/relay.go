@@ -100,10 +100,12 @@ func (m *Manager) sendNotices(t *turnState, notices []queued) {
 	t.rec.Notices = nil // written with the next record
 }
 
-// sendRelayed sends relayed items; when they cannot be delivered the turn is
-// stopped (false).
+// sendRelayed sends relayed items. A send the data dir refused is retried,
+// the same items with the same seqs, until it is durable (durably); when
+// they cannot be delivered (the reporter closed, the runner stopping) the
+// turn is stopped (false).
 func (m *Manager) sendRelayed(t *turnState, items []reporter.Item) bool {
-	if err := m.sink.Send(m.ctx, items...); err != nil {
+	if err := m.durably(m.ctx, "send events", t.rec.Turn.MessageID, func() error { return m.sink.Send(m.ctx, items...) }); err != nil {
 		m.log.Error("cannot deliver events; stopping the turn", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 		t.stop(causeShutdown, "stopped: events cannot be delivered")
 		return false
@@ -113,7 +115,7 @@ func (m *Manager) sendRelayed(t *turnState, items []reporter.Item) bool {
 }
 
 func (m *Manager) putProgress(t *turnState) {
-	if err := m.store.putTurn(t.rec); err != nil {
+	if err := m.durably(m.ctx, "record relay progress", t.rec.Turn.MessageID, func() error { return m.store.putTurn(t.rec) }); err != nil {
 		m.log.Warn("cannot record relay progress", zap.String("message_id", t.rec.Turn.MessageID), zap.Error(err))
 	}
 }

@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -10,27 +11,31 @@ import (
 	"go.uber.org/zap"
 )
 
-// Submit queues a turn and reports it queued. It returns once the turn is
-// durable, so a restart cannot lose it. A stopping runner answers -32006.
-// The queued state is sent before the turn can start, so that it keeps seq 1
-// ahead of everything else of the message.
-func (m *Manager) Submit(ctx context.Context, turn Turn) {
+// Submit queues a turn and reports it queued. It returns nil once the turn
+// (or its answer) is durable, so a restart cannot lose it: only then may the
+// caller settle the message. A turn record the data dir refuses (full,
+// failing) is written again until it is durable, so Submit waits, and with
+// it the intake; when ctx ends first the error says the turn is not
+// recorded (the intake hands the message over again). A stopping runner
+// answers -32006. The queued state is sent before the turn can start, so
+// that it keeps seq 1 ahead of everything else of the message.
+func (m *Manager) Submit(ctx context.Context, turn Turn) error {
 	m.mu.Lock()
 	if m.stopping {
 		m.mu.Unlock()
 		m.answer(newTurnState(&turnRecord{Turn: turn}), rpc.Errorf(rpc.CodeShuttingDown, "runner shutting down: the turn was not started"))
-		return
+		return nil
 	}
 	if _, dup := m.byMsg[turn.MessageID]; dup {
 		m.mu.Unlock()
 		m.log.Warn("turn already known, ignored", zap.String("message_id", turn.MessageID))
-		return
+		return nil
 	}
 	// A message handed over again after a crash, whose turn already ended.
 	if done, err := m.store.answered(turn.MessageID); err == nil && done {
 		m.mu.Unlock()
 		m.log.Warn("turn already answered, ignored", zap.String("message_id", turn.MessageID))
-		return
+		return nil
 	}
 	m.order++
 	turn.Order = m.order
@@ -39,13 +44,17 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 	m.byMsg[turn.MessageID] = t
 	m.mu.Unlock()
 
-	if err := m.store.putTurn(t.rec); err != nil {
-		m.log.Error("cannot record turn", zap.String("message_id", turn.MessageID), zap.Error(err))
+	if err := m.durably(ctx, "record the turn", turn.MessageID, func() error { return m.store.putTurn(t.rec) }); err != nil {
 		m.mu.Lock()
 		delete(m.byMsg, turn.MessageID)
 		m.mu.Unlock()
+		if errors.Is(err, errGaveUp) {
+			m.log.Warn("turn not recorded before the intake stopped; it is handed over again", zap.String("message_id", turn.MessageID), zap.Error(err))
+			return err
+		}
+		m.log.Error("cannot record turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		m.answer(t, rpc.Errorf(rpc.CodeSandboxFailed, "runner cannot record the turn: %v", err))
-		return
+		return nil
 	}
 	crashpoint.Hit(crashpoint.TurnRecorded)
 	m.log.Info("turn queued", zap.String("message_id", turn.MessageID),
@@ -57,6 +66,7 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) {
 	m.metrics.queued.Set(float64(len(m.pending)))
 	m.mu.Unlock()
 	m.pump()
+	return nil
 }
 
 // pump starts queued turns, earliest first, while slots are free: a workspace

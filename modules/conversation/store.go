@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/modules/relay"
+	"github.com/containerd/errdefs"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -117,7 +118,7 @@ func (s *store) putSession(workspaceID, conversationID string, rec sessionRecord
 // deleteSessions forgets every conversation of a workspace.
 func (s *store) deleteSessions(workspaceID string) error {
 	prefix := []byte(workspaceID + "/")
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return update(s.db, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSessions).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
 			if err := c.Delete(); err != nil {
@@ -136,7 +137,7 @@ func (s *store) putTurn(rec *turnRecord) error {
 // its id is remembered as answered, in one transaction.
 func (s *store) forgetTurn(messageID string) error {
 	key := []byte(messageID)
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return update(s.db, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketTurns).Delete(key); err != nil {
 			return err
 		}
@@ -183,7 +184,7 @@ func (s *store) putStop(messageID string, rec stopRecord) error {
 
 // forgetStop drops the stop of a turn that is no more.
 func (s *store) forgetStop(messageID string) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketStops).Delete([]byte(messageID)) })
+	return update(s.db, func(tx *bolt.Tx) error { return tx.Bucket(bucketStops).Delete([]byte(messageID)) })
 }
 
 // stops returns every recorded stop by message id.
@@ -224,5 +225,16 @@ func (s *store) put(bucket, key []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, data) })
+	return update(s.db, func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, data) })
+}
+
+// update runs a write transaction. Its failure is the file's (bbolt does
+// not always keep the errno: "mmap allocate error: no space left on
+// device"), classed unavailable: the same write may succeed once the data
+// dir can be written again (durable.go retries it).
+func update(db *bolt.DB, fn func(tx *bolt.Tx) error) error {
+	if err := db.Update(fn); err != nil {
+		return fmt.Errorf("%w: write %s: %w", errdefs.ErrUnavailable, db.Path(), err)
+	}
+	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/claudette-dev/claudette-runner/modules/disk/disktest"
+	"github.com/claudette-dev/claudette-runner/modules/loopfs"
 
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
@@ -54,7 +54,7 @@ func makeCheckout(t *testing.T, l *Limits, root, id string) string {
 }
 
 func TestBtrfsSubvolumeLimit(t *testing.T) {
-	mnt := disktest.LoopFS(t, "btrfs", 512<<20)
+	mnt := loopfs.Mount(t, "btrfs", 512<<20).Dir
 	root := filepath.Join(mnt, "workspaces")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func TestProjectQuotaLimit(t *testing.T) {
 	if ok, why := kernelHasQuota(); !ok {
 		t.Skip("this kernel has no quota support (" + why + "): project quotas cannot be tested here")
 	}
-	mnt := disktest.LoopFS(t, "ext4-prjquota", 256<<20, "prjquota")
+	mnt := loopfs.Mount(t, "ext4-prjquota", 256<<20, "prjquota").Dir
 	root := filepath.Join(mnt, "workspaces")
 	if err := os.Mkdir(root, 0o755); err != nil {
 		t.Fatal(err)

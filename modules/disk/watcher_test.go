@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/claudette-dev/claudette-runner/modules/disk/disktest"
+	"github.com/claudette-dev/claudette-runner/modules/loopfs"
 
 	"go.uber.org/zap/zaptest"
 )
@@ -22,7 +22,7 @@ func (h *hits) add(ev Event) { h.mu.Lock(); h.evs = append(h.evs, ev); h.mu.Unlo
 // runner measures: checkout and state together past the limit stop the turn
 // with the disk reason; another workspace goes on.
 func TestWatcherStopsWorkspaceOverLimit(t *testing.T) {
-	mnt := disktest.LoopFS(t, "ext4", 256<<20)
+	mnt := loopfs.Mount(t, "ext4", 256<<20).Dir
 	root, stateRoot := filepath.Join(mnt, "workspaces"), filepath.Join(mnt, "data", "workspaces")
 	s := Settings{Limit: 16 << 20, WorkspaceRoot: root, StateRoot: stateRoot}
 	l := NewLimits(s, zaptest.NewLogger(t))
@@ -98,7 +98,7 @@ func (f *fakeHealth) Ready()            { f.mu.Lock(); f.ready, f.reason = true,
 func (f *fakeHealth) NotReady(r string) { f.mu.Lock(); f.ready, f.reason = false, r; f.mu.Unlock() }
 
 func TestFloorClosesAndOpensWithFreeSpace(t *testing.T) {
-	mnt := disktest.LoopFS(t, "ext4", 96<<20)
+	mnt := loopfs.Mount(t, "ext4", 96<<20).Dir
 	ws := filepath.Join(mnt, "ws")
 	if err := os.Mkdir(ws, 0o755); err != nil {
 		t.Fatal(err)

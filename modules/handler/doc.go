@@ -10,6 +10,10 @@
 // its answer is), every other method once its answer is in the outbox. A
 // workspace.delete runs in the background and is settled only when answered,
 // so a crash during it runs it again after the restart (it is idempotent).
+// An answer the outbox cannot store (a full data dir) is sent again until
+// it is stored or the intake stops; a turn Submit could not record is not
+// settled. The intake's Gate (gate.go) is the turn manager's and the
+// reporter's StorageErr: no new message is taken while either cannot write.
 // A message the intake hands over again after a crash is answered again, or,
 // for a turn already recorded or answered, ignored by the manager.
 package handler

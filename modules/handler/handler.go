@@ -8,20 +8,25 @@ import (
 	"github.com/claudette-dev/claudette-runner/modules/config"
 	"github.com/claudette-dev/claudette-runner/modules/conversation"
 	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
+	"github.com/claudette-dev/claudette-runner/modules/retry"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/modules/workspace"
+	"github.com/claudette-dev/claudette-runner/reporter"
 	"github.com/claudette-dev/claudette-runner/sync"
 	"go.uber.org/zap"
 )
 
 // turns is what the handler needs of the conversation manager.
 type turns interface {
-	Submit(ctx context.Context, t conversation.Turn)
+	Submit(ctx context.Context, t conversation.Turn) error
 	Cancel(workspaceID, conversationID string) bool
 	Withdraw(messageID string) bool
 	DeleteWorkspace(ctx context.Context, workspaceID string) error
 	Ping() rpc.PingResult // runner.ping: status and disk use
 }
+
+// respondBackoff paces the retries of an answer the outbox could not store.
+var respondBackoff = retry.Backoff{Base: 50 * time.Millisecond, Cap: 2 * time.Second}
 
 // deleteTimeout bounds a workspace.delete: stopping its turn and removing its files.
 const deleteTimeout = 5 * time.Minute
@@ -65,7 +70,13 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			return
 		}
 		turn.MessageID, turn.RequestID = m.ID, req.ID
-		h.turns.Submit(ctx, turn) // returns once the turn (or its answer) is durable
+		// Returns nil once the turn (or its answer) is durable; an error
+		// (the data dir refused the record until the intake stopped) leaves
+		// the message unsettled: the intake hands it over again.
+		if err := h.turns.Submit(ctx, turn); err != nil {
+			h.log.Warn("turn not recorded; the message stays pending", zap.String("message_id", m.ID), zap.Error(err))
+			return
+		}
 		h.settle(m)
 
 	case rpc.MethodConversationCancel:
@@ -166,7 +177,15 @@ func (h *Handler) send(ctx context.Context, m sync.Message, resp rpc.Response) {
 	if err != nil {
 		h.log.Warn("cannot record the answer before sending it", zap.String("message_id", m.ID), zap.Error(err))
 	}
-	if err := h.responder.Respond(context.WithoutCancel(ctx), resp); err != nil {
+	err = h.responder.Respond(context.WithoutCancel(ctx), resp)
+	// A full or failing data dir: the same answer again, until it is stored
+	// or the intake stops (the message stays pending and is answered after
+	// the next start).
+	for attempt := 1; reporter.IsStorage(err) && ctx.Err() == nil; attempt++ {
+		retry.Sleep(ctx, respondBackoff.Delay(attempt, 0))
+		err = h.responder.Respond(context.WithoutCancel(ctx), resp)
+	}
+	if err != nil {
 		h.log.Error("cannot deliver response", zap.String("message_id", m.ID), zap.Error(err))
 		return
 	}

@@ -9,8 +9,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Module provides the handler as the intake's sync.Handler, and the reporter
-// as its sync.Responder.
+// Module provides the handler as the intake's sync.Handler, the reporter as
+// its sync.Responder, and its sync.Gate (gate.go).
 var Module = fx.Module("handler",
 	fx.Decorate(func(l *zap.Logger) *zap.Logger { return l.Named("handler") }),
 	fx.Provide(
@@ -22,5 +22,6 @@ var Module = fx.Module("handler",
 			return h
 		},
 		func(rep *reporter.Reporter) sync.Responder { return rep },
+		func(m *conversation.Manager, rep *reporter.Reporter) sync.Gate { return NewGate(m, rep) },
 	),
 )
