@@ -70,16 +70,9 @@ func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
 func TestPlantedGitConfigNeverRuns(t *testing.T) {
 	t.Parallel()
 	s := newServed(t)
-	s.repo.SetConfig("http.receivepack", "true")
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 
 	outside := t.TempDir()
 	marker := filepath.Join(outside, "ran")
@@ -209,13 +202,7 @@ func TestReplacedDotGitIsRepaired(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, nil)
 			ctx := context.Background()
-			co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-				t.Fatal(err)
-			}
+			co := h.onBranch(t, s.url)
 			work := agentCommit(t, co, "agent work", map[string]string{"a.txt": "a\n"})
 			outside := t.TempDir()
 			writeFile(t, filepath.Join(outside, "file"), "host file\n")
@@ -269,13 +256,7 @@ func TestWorktreeSymlinkToTheHostIsNotFollowed(t *testing.T) {
 	s := newServed(t)
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 	outside := t.TempDir()
 	writeFile(t, filepath.Join(outside, "main.go"), strings.Repeat("host line\n", 50))
 	before := snapshot(t, outside)
@@ -319,13 +300,7 @@ func TestOldLayoutIsMigrated(t *testing.T) {
 	s := newServed(t)
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 	work := agentCommit(t, co, "agent work", map[string]string{"a.txt": "a\n"})
 	toOldLayout(t, h, co, "ws-1")
 	writeFile(t, filepath.Join(co.Dir, ".git", "hooks", "pre-commit"), "#!/bin/sh\ntouch /tmp/pwned\n")

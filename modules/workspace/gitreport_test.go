@@ -16,13 +16,7 @@ func TestReportCountsTheChangeFromBase(t *testing.T) {
 	s := newServed(t) // main: README.md "second\n", docs/guide.md "guide\n", src/main.go "package main\n"
 	h := newHarness(t, nil)
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 	clean, err := h.m.Report(ctx, "ws-1")
 	if err != nil {
 		t.Fatal(err)

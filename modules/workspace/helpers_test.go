@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -154,3 +155,18 @@ func openCheckout(t *testing.T, co Checkout) *git.Repository {
 }
 
 func plumbingHash(s string) plumbing.Hash { return plumbing.NewHash(s) }
+
+// onBranch prepares workspace ws-1 from url and checks out the conversation
+// branch claudette/c-1, as a turn does before its agent runs.
+func (h *harness) onBranch(t *testing.T, url string) Checkout {
+	t.Helper()
+	ctx := context.Background()
+	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
+		t.Fatal(err)
+	}
+	return co
+}

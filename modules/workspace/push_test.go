@@ -21,7 +21,6 @@ func bareGit(t *testing.T, repo *gittest.Repo, args ...string) string {
 func TestCommitAndPushLandOnTheRemote(t *testing.T) {
 	t.Parallel()
 	s := newServed(t)
-	s.repo.SetConfig("http.receivepack", "true")
 	const token = "push-token-123"
 	s.srv.RequireToken(token)
 	h := newHarness(t, func(c *config.Config) {
@@ -29,13 +28,7 @@ func TestCommitAndPushLandOnTheRemote(t *testing.T) {
 		c.Git.Author = "Runner Bot <bot@example.invalid>"
 	})
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 	if sha, err := h.m.Commit(ctx, "ws-1", "claudette/c-1", CommitMessage); err != nil || sha != "" {
 		t.Fatalf("Commit of a clean checkout = %q, %v; want nothing", sha, err)
 	}
@@ -92,13 +85,7 @@ func TestPushRefusedOrFailing(t *testing.T) {
 	s.srv.RefusePushes()
 	h := newHarness(t, func(c *config.Config) { c.Git.PushBranches = []string{"claudette/*"} })
 	ctx := context.Background()
-	co, err := h.m.Prepare(ctx, "ws-1", Repository{URL: s.url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.m.CheckoutBranch(ctx, "ws-1", "claudette/c-1"); err != nil {
-		t.Fatal(err)
-	}
+	co := h.onBranch(t, s.url)
 	agentCommit(t, co, "work", map[string]string{"x.txt": "x\n"})
 	if _, err := h.m.Push(ctx, "ws-1", "claudette/c-1"); err == nil {
 		t.Fatal("Push to a server that refuses pushes succeeded")
