@@ -89,26 +89,21 @@ func btrfsEnableQuota(dir string) error {
 
 // btrfsCreateSubvolume makes path a new, empty subvolume (its parent must exist).
 func btrfsCreateSubvolume(path string) error {
-	parent, name := filepath.Split(filepath.Clean(path))
-	if len(name) > btrfsVolNameMax {
-		return fmt.Errorf("create subvolume %s: name too long", path)
-	}
-	fd, err := openDir(parent)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	var args btrfsVolArgs
-	copy(args.name[:], name)
-	if err := ioctlPtr(fd, btrfsIocSubvolCreate, unsafe.Pointer(&args)); err != nil {
-		return fmt.Errorf("create subvolume %s: %w", path, err)
-	}
-	return nil
+	return btrfsVolIoctl(path, btrfsIocSubvolCreate, "create")
 }
 
 // btrfsDestroySubvolume deletes the subvolume at path with everything in it.
 func btrfsDestroySubvolume(path string) error {
+	return btrfsVolIoctl(path, btrfsIocSnapDestroy, "delete")
+}
+
+// btrfsVolIoctl runs a subvolume ioctl that names path's last element
+// relative to its parent directory.
+func btrfsVolIoctl(path string, req uint, verb string) error {
 	parent, name := filepath.Split(filepath.Clean(path))
+	if len(name) > btrfsVolNameMax {
+		return fmt.Errorf("%s subvolume %s: name too long", verb, path)
+	}
 	fd, err := openDir(parent)
 	if err != nil {
 		return err
@@ -116,8 +111,8 @@ func btrfsDestroySubvolume(path string) error {
 	defer unix.Close(fd)
 	var args btrfsVolArgs
 	copy(args.name[:], name)
-	if err := ioctlPtr(fd, btrfsIocSnapDestroy, unsafe.Pointer(&args)); err != nil {
-		return fmt.Errorf("delete subvolume %s: %w", path, err)
+	if err := ioctlPtr(fd, req, unsafe.Pointer(&args)); err != nil {
+		return fmt.Errorf("%s subvolume %s: %w", verb, path, err)
 	}
 	return nil
 }
