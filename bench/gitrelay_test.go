@@ -227,7 +227,8 @@ func (e *env) gitAccess(tb testing.TB, d *daemon) (string, []string) {
 	deadline := time.Now().Add(wait)
 	for ; time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		var sock string
-		_ = filepath.WalkDir(filepath.Join(e.data, "run", "turns"), func(p string, de fs.DirEntry, err error) error {
+		// run/turns/<turn> for a sandbox of its own, run/sandboxes/<workspace> for a kept one
+		_ = filepath.WalkDir(filepath.Join(e.data, "run"), func(p string, de fs.DirEntry, err error) error {
 			if err == nil && de.Name() == "git.sock" && de.Type()&fs.ModeSocket != 0 {
 				sock = p
 			}
@@ -243,19 +244,19 @@ func (e *env) gitAccess(tb testing.TB, d *daemon) (string, []string) {
 			cancel()
 			continue
 		}
-		info, err := e.docker.ContainerInspect(ctx, res.Items[0].ID, client.ContainerInspectOptions{})
 		cancel()
-		if err != nil {
-			tb.Fatal(err)
-		}
+		// The turn's environment is the agent's, not the container's (the
+		// sandbox's keeper starts each turn with its own): read it from there.
+		out, err := exec.Command("docker", "exec", res.Items[0].ID, "sh", "-c",
+			`cat /proc/[0-9]*/environ 2>/dev/null | tr '\0' '\n' | grep '^GIT_' | sort -u`).Output()
 		var env []string
-		for _, kv := range info.Container.Config.Env {
+		for _, kv := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			if strings.HasPrefix(kv, "GIT_") {
 				env = append(env, kv)
 			}
 		}
-		if len(env) == 0 {
-			tb.Fatalf("the sandbox has no GIT_ variables: %v", info.Container.Config.Env)
+		if err != nil || len(env) == 0 {
+			continue // the agent has not started yet
 		}
 		return sock, env
 	}

@@ -319,3 +319,23 @@ func (t *tailBuffer) String() string {
 func logf(tb testing.TB, format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s\n", time.Now().Format("15:04:05"), tb.Name(), fmt.Sprintf(format, args...))
 }
+
+// removeSandboxes removes a workspace's sandbox containers behind the
+// runner's back (its next turn then starts a new one).
+func (e *env) removeSandboxes(workspaceID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return
+	}
+	defer cli.Close()
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: client.Filters{}.Add("label", "dev.claudette.workspace-id="+workspaceID)})
+	if err != nil {
+		return
+	}
+	for _, c := range res.Items {
+		_, _ = cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+	}
+}

@@ -46,6 +46,9 @@ func (m *Manager) Attach(ctx context.Context, containerID string, skipLines int6
 		deadline = time.Now().Add(timeout)
 	}
 	ws, msg := lbl[LabelWorkspaceID], lbl[LabelMessageID]
+	if lbl[labelKeeper] == "true" {
+		return m.attachKept(c.ID, ws, msg, lbl[labelSpecHash], skipLines)
+	}
 	r, err := m.reserve(ws, func() *Run {
 		r := m.newRun(c.ID, ws, msg, timeout, deadline, skipLines)
 		r.keep = lbl[labelKeep] == "true"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/claudette-dev/claudette-runner/images"
@@ -51,9 +52,11 @@ type Manager struct {
 	caps      Capabilities
 	started   bool
 	live      map[string]*Run // by workspace id: runs this manager follows
+	boxes     map[string]*box // by workspace id: kept sandboxes (warm.go)
 	leftovers []Leftover
 
-	nosuidWarn sync.Once // the warning that writable binds cannot be nosuid,nodev
+	nosuidWarn sync.Once   // the warning that writable binds cannot be nosuid,nodev
+	keeperOff  atomic.Bool // the runtime cannot run kept sandboxes (warm.go)
 
 	cancel context.CancelFunc // stops the health loop
 	wg     sync.WaitGroup     // health loop and every run's goroutines
@@ -76,7 +79,7 @@ func New(p Params) (*Manager, error) {
 		log = zap.NewNop()
 	}
 	m := &Manager{cfg: p.Config, log: log, docker: p.Docker, images: p.Images,
-		user: strconv.Itoa(uid) + ":" + strconv.Itoa(gid), uid: uid, gid: gid, live: map[string]*Run{}}
+		user: strconv.Itoa(uid) + ":" + strconv.Itoa(gid), uid: uid, gid: gid, live: map[string]*Run{}, boxes: map[string]*box{}}
 	if m.docker == nil {
 		if m.docker, err = NewClient(); err != nil {
 			return nil, err
@@ -172,6 +175,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 	for _, r := range runs {
 		r.Detach()
 	}
+	m.evictIdleBoxes()
 	done := make(chan struct{})
 	go func() { m.wg.Wait(); close(done) }()
 	var err error

@@ -10,6 +10,9 @@ type metrics struct {
 	duration  prometheus.Histogram
 	output    prometheus.Counter
 	truncated prometheus.Counter
+	starts    *prometheus.CounterVec // kept sandboxes: warm or cold
+	idle      prometheus.Gauge
+	evictions *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,11 +36,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "claudette_sandbox_truncated_lines_total", Help: "Output lines cut at the line limit.",
 		}),
+		starts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claudette_sandbox_turn_starts_total", Help: "Turns started in a kept sandbox: warm (an idle one) or cold (a new one).",
+		}, []string{"start"}),
+		idle: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "claudette_sandbox_idle", Help: "Kept sandboxes waiting idle for their workspace's next turn.",
+		}),
+		evictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "claudette_sandbox_evictions_total", Help: "Kept sandboxes removed, by reason.",
+		}, []string{"reason"}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.started, m.finished, m.running, m.duration, m.output, m.truncated} {
+	for _, c := range []prometheus.Collector{m.started, m.finished, m.running, m.duration, m.output, m.truncated, m.starts, m.idle, m.evictions} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

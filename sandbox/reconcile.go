@@ -61,6 +61,9 @@ func (m *Manager) reconcile(ctx context.Context) error {
 		case readable && c.Labels[LabelWorkspaceID] != "" && c.Labels[LabelMessageID] != "":
 			l := Leftover{ContainerID: c.ID, WorkspaceID: c.Labels[LabelWorkspaceID], MessageID: c.Labels[LabelMessageID],
 				Labels: c.Labels, State: string(c.State)}
+			if c.Labels[labelKeeper] == "true" {
+				l.MessageID = m.keptLeftoverMessage(l.WorkspaceID, l.MessageID)
+			}
 			left = append(left, l)
 			m.log.Info("sandbox left by a previous run", zap.String("workspace_id", l.WorkspaceID),
 				zap.String("message_id", l.MessageID), zap.String("container_id", c.ID), zap.String("state", l.State))
@@ -90,6 +93,9 @@ func (m *Manager) remove(ctx context.Context, id string) error {
 // Spec.Keep run once it has recorded how the run ended. A container that is
 // already gone is no error.
 func (m *Manager) Remove(ctx context.Context, containerID string) error {
+	if b := m.boxByID(containerID); b != nil {
+		return m.releaseBox(b)
+	}
 	if err := m.remove(ctx, containerID); err != nil {
 		return err
 	}
@@ -129,6 +135,7 @@ func (m *Manager) RemoveWorkspace(ctx context.Context, workspaceID string) error
 			return fmt.Errorf("remove workspace %s sandbox: %w", workspaceID, ctx.Err())
 		}
 	}
+	m.forgetWorkspaceBox(workspaceID)
 	items, err := m.list(ctx, workspaceID)
 	if err != nil {
 		return err

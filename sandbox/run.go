@@ -26,6 +26,13 @@ type Run struct {
 	src         io.Closer // the attach connection or the log reader
 	keep        bool      // the ended container stays until Remove (Spec.Keep)
 
+	// A turn in a kept sandbox (warm.go): its sandbox, its name in the
+	// keeper, the cgroup counters before it, when it started.
+	box     *box
+	turn    string
+	base    cgroupEvents
+	started time.Time
+
 	stopReq  chan StopKind // the runner wants it stopped
 	detachCh chan struct{}
 	detach   sync.Once

@@ -63,7 +63,12 @@ type Spec struct {
 	// Keep leaves the ended container (exited, with its log) in place until
 	// Remove: the caller records how the run ended before it is gone, so a
 	// crash in between can still read it back with Attach.
-	Keep        bool
+	Keep bool
+	// Keeper, when set, is the command line (inside the sandbox) of the
+	// keeper (KeeperMain): the workspace's sandbox then outlives the turn,
+	// kept warm for sandbox.idle, and Cmd runs as one turn in it (warm.go).
+	// Empty: a container of its own runs Cmd.
+	Keeper      []string
 	Timeout     time.Duration
 	Labels      map[string]string // extra labels; the contract labels win
 	NetworkMode string            // "" = "none"

@@ -41,6 +41,9 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 		timeout = m.cfg.TurnTimeout
 	}
 	deadline := time.Now().Add(timeout)
+	if len(s.Keeper) > 0 && !m.keeperOff.Load() {
+		return m.runKept(ctx, s, image, timeout, deadline)
+	}
 
 	r, err := m.reserve(s.WorkspaceID, func() *Run {
 		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)

@@ -81,6 +81,7 @@ func newE2E(t *testing.T, name string, extra ...string) *e2e {
 		"--sandbox-stop-grace", "2s",
 		"--shutdown-timeout", "20s",
 		"--heartbeat-interval", "1s",
+		"--sandbox-idle", "0", // a sandbox per turn, as most tests count containers; e2e_warm_test.go keeps them
 	}, extra...)
 	e.start()
 	return e

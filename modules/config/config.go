@@ -62,6 +62,9 @@ type SandboxConfig struct {
 	EgressAllow   []string
 	// Disk is the limit of one workspace's checkout and agent state; 0 = none.
 	Disk ByteSize
+	// Idle is how long a workspace's sandbox stays warm after its turn for
+	// the next one; 0 = it is removed after every turn.
+	Idle time.Duration
 }
 
 // IntakeConfig bounds the journal of accepted Electric messages.
@@ -160,6 +163,7 @@ func Defaults() *Config {
 			StopGrace:   10 * time.Second,
 			Network:     NetworkIsolated,
 			Disk:        10 << 30,
+			Idle:        10 * time.Minute,
 		},
 		MinFreeDisk: 2 << 30,
 		Git: GitConfig{

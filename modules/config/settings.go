@@ -114,6 +114,8 @@ var settings = []setting{
 		usage: "longest output line; longer lines are cut and marked", bind: func(c *Config) value { return sizeValue(&c.Sandbox.LineLimit) }},
 	{flag: "sandbox-stop-grace", env: "CLAUDETTE_SANDBOX_STOP_GRACE", key: "sandbox.stopGrace", group: groupSandbox, arg: "DUR",
 		usage: "time between SIGTERM and SIGKILL when a turn is stopped", bind: func(c *Config) value { return durationValue(&c.Sandbox.StopGrace) }},
+	{flag: "sandbox-idle", env: "CLAUDETTE_SANDBOX_IDLE", key: "sandbox.idle", group: groupSandbox, arg: "DUR",
+		usage: "how long a workspace's sandbox stays warm after its turn; 0 = removed after every turn", bind: func(c *Config) value { return durationValue(&c.Sandbox.Idle) }},
 	{flag: "sandbox-network", env: "CLAUDETTE_SANDBOX_NETWORK", key: "sandbox.network", group: groupSandbox, arg: "MODE",
 		usage: "isolated (only the model relay) or open", bind: func(c *Config) value { return stringValue(&c.Sandbox.Network) }},
 	{flag: "sandbox-egress-allow", env: "CLAUDETTE_SANDBOX_EGRESS_ALLOW", key: "sandbox.egressAllow", group: groupSandbox, arg: "LIST",

@@ -45,6 +45,7 @@ func (c *Config) validate(remote bool) Problems {
 	v.positive("turnTimeout", int64(c.TurnTimeout))
 	v.positive("shutdownTimeout", int64(c.ShutdownTimeout))
 	v.positive("sandbox.stopGrace", int64(c.Sandbox.StopGrace))
+	v.atLeast("sandbox.idle", int64(c.Sandbox.Idle), 0)
 	v.positive("heartbeatInterval", int64(c.Outbox.HeartbeatInterval))
 	v.positive("journalMaxAge", int64(c.Intake.JournalMaxAge))
 	v.atLeast("journalMaxEntries", int64(c.Intake.JournalMaxEntries), 1)

@@ -22,7 +22,25 @@ type turnAccess struct {
 	mounts  []sandbox.Mount
 	network string
 	wrap    func(cmd []string) []string
+	keeper  []string // the kept sandbox's process (sandbox.Spec.Keeper); nil: a container per turn
 	close   func()
+}
+
+// keptSandboxes is the sandbox engine that keeps a workspace's sandbox warm
+// across turns: the turns' relay sockets then live in the workspace's
+// directory it mounts (warm.go of package sandbox).
+type keptSandboxes interface {
+	RelayDir(workspaceID string) (string, error)
+}
+
+// socketDir is the workspace's relay socket directory when sandboxes are
+// kept, "" otherwise.
+func (m *Manager) socketDir(workspaceID string) (string, error) {
+	k, ok := m.sb.(keptSandboxes)
+	if !ok {
+		return "", nil
+	}
+	return k.RelayDir(workspaceID)
 }
 
 // command is the sandbox's command line: cmd, behind the relay's shim when
@@ -48,8 +66,13 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, co workspace.Che
 	if co.GitDir != "" {
 		t.rec.Origin = co.Repository.URL // durable with the token below
 	}
+	dir, err := m.socketDir(turn.WorkspaceID)
+	if err != nil { // the turn gets a sandbox of its own; the relay says what it can
+		m.log.Warn("no workspace socket dir: the turn's sandbox is not kept", zap.String("message_id", turn.MessageID), zap.Error(err))
+		dir = ""
+	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID, ConversationID: turn.ConversationID,
-		Git: gitRemote(t), Timeout: m.turnTimeout(turn.Options), Notify: notifyGit(t), Meter: m.meterState(t)})
+		Git: gitRemote(t), Timeout: m.turnTimeout(turn.Options), Notify: notifyGit(t), Meter: m.meterState(t), SocketDir: dir})
 	if err != nil {
 		return turnAccess{}, err
 	}
@@ -59,7 +82,11 @@ func (m *Manager) openAccess(ctx context.Context, t *turnState, co workspace.Che
 		a.Close()
 		return turnAccess{}, fmt.Errorf("record the turn's relay token: %w", err)
 	}
-	return turnAccess{env: a.Env, mounts: a.Mounts, network: a.NetworkMode, wrap: a.Wrap, close: a.Close}, nil
+	acc := turnAccess{env: a.Env, mounts: a.Mounts, network: a.NetworkMode, wrap: a.Wrap, close: a.Close}
+	if dir != "" {
+		acc.keeper = a.Keeper
+	}
+	return acc, nil
 }
 
 // reopenAccess re-opens the relay of a turn re-attached after a restart, with
@@ -70,8 +97,13 @@ func (m *Manager) reopenAccess(ctx context.Context, t *turnState) func() {
 	if m.gate == nil || t.rec.RelayToken == "" {
 		return func() {}
 	}
+	dir, err := m.socketDir(turn.WorkspaceID)
+	if err != nil {
+		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
+		return func() {}
+	}
 	a, err := m.gate.Open(ctx, relay.Turn{MessageID: turn.MessageID, WorkspaceID: turn.WorkspaceID,
-		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Git: gitRemote(t), Notify: notifyGit(t), Meter: m.meterState(t)})
+		ConversationID: turn.ConversationID, Token: t.rec.RelayToken, Git: gitRemote(t), Notify: notifyGit(t), Meter: m.meterState(t), SocketDir: dir})
 	if err != nil {
 		m.log.Error("cannot re-open the model relay of a re-attached turn", zap.String("message_id", turn.MessageID), zap.Error(err))
 		return func() {}

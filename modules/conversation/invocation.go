@@ -43,6 +43,7 @@ func turnSpec(turn Turn, s session, co workspace.Checkout, access turnAccess, ti
 		NetworkMode: access.network,
 		StdinFile:   promptFile,
 		Keep:        true,
+		Keeper:      access.keeper,
 		Timeout:     timeout,
 		Labels:      map[string]string{labelConversationID: turn.ConversationID},
 	}

@@ -99,6 +99,12 @@ type Turn struct {
 	// Meter is the turn's count so far, its conversation's and its budgets
 	// (meter.go).
 	Meter MeterState
+	// SocketDir, when set, is an existing host directory the turn's sockets
+	// are made in instead of a directory of its own: the workspace's, the
+	// same every turn, so a sandbox kept warm across turns (sandbox.Spec.
+	// Keeper) reaches each turn's new sockets. Close removes the sockets,
+	// never the directory.
+	SocketDir string
 }
 
 // notify raises a runner event of the turn, when someone listens.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/claudette-dev/claudette-runner/sandbox"
 	"github.com/spf13/pflag"
 )
 
@@ -18,8 +19,12 @@ func ShimMain(args []string, stdout, stderr io.Writer) int {
 	deadline := fs.Duration("deadline", 0, "stop COMMAND (SIGTERM, --grace, SIGKILL) this long after the start and exit 124; 0 = never")
 	grace := fs.Duration("grace", 10*time.Second, "time between SIGTERM and SIGKILL at the deadline")
 	probe := fs.Bool("probe", false, "print that the shim starts and exit (the runner checks its shim with it)")
+	keeper := fs.Bool("keeper", false, "be a kept sandbox's long-lived process: run the turns the runner asks for (sandbox.KeeperMain)")
 	if err := fs.Parse(args); err != nil {
 		return ShimExitSetup
+	}
+	if *keeper {
+		return sandbox.KeeperMain(stderr)
 	}
 	if *probe {
 		fmt.Fprintln(stdout, ShimProbeReply)

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -53,6 +55,9 @@ type Access struct {
 	Mounts []sandbox.Mount
 	// NetworkMode is "none", or "bridge" when the operator chose open.
 	NetworkMode string
+	// Keeper is the command line of a kept sandbox's long-lived process:
+	// the shim as the keeper (sandbox.KeeperMain), run by the same mounts.
+	Keeper []string
 
 	prefix []string
 	turn   *turnRelay
@@ -117,6 +122,7 @@ func (r *Relay) Open(ctx context.Context, t Turn) (*Access, error) {
 		Env:    []string{"ANTHROPIC_BASE_URL=http://127.0.0.1:" + strconv.Itoa(ModelPort), r.credentialVar() + "=" + token},
 		prefix: append(append([]string(nil), r.shim.prefix...), ShimCommand, "--forward", forwardArg(ModelPort, modelSocket)),
 	}
+	a.Keeper = append(append([]string(nil), r.shim.prefix...), ShimCommand, "--keeper")
 	if t.Timeout > 0 {
 		a.prefix = append(a.prefix, "--deadline", shimDeadline(t.Timeout, r.cfg.Sandbox.StopGrace).String(),
 			"--grace", r.cfg.Sandbox.StopGrace.String())
@@ -179,7 +185,7 @@ type turnRelay struct {
 }
 
 func (t *turnRelay) listen() error {
-	dir, err := turnDir(t.r.turnsDir(), t.turn.MessageID)
+	dir, err := t.socketDir()
 	if err != nil {
 		return err
 	}
@@ -246,10 +252,29 @@ func (t *turnRelay) shutdown(remove bool) {
 		}
 		r.seen[t.conv] = time.Now()
 		r.mu.Unlock()
-		if remove && t.dir != "" {
+		if remove && t.dir != "" && t.turn.SocketDir != "" {
+			for _, name := range []string{modelSocket, egressSocket, gitSocket} {
+				if err := os.Remove(filepath.Join(t.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					r.log.Warn("cannot remove a turn socket", zap.String("message_id", t.turn.MessageID), zap.Error(err))
+				}
+			}
+		} else if remove && t.dir != "" {
 			if err := os.RemoveAll(t.dir); err != nil {
 				r.log.Warn("cannot remove turn socket dir", zap.String("message_id", t.turn.MessageID), zap.Error(err))
 			}
 		}
 	})
+}
+
+// socketDir is where the turn's sockets go: Turn.SocketDir (which must be
+// a directory, not a symbolic link), or a directory of the turn's own.
+func (t *turnRelay) socketDir() (string, error) {
+	if t.turn.SocketDir == "" {
+		return turnDir(t.r.turnsDir(), t.turn.MessageID)
+	}
+	fi, err := os.Lstat(t.turn.SocketDir)
+	if err != nil || !fi.IsDir() || !filepath.IsAbs(t.turn.SocketDir) {
+		return "", fmt.Errorf("turn socket dir %s is not an absolute directory: %v", t.turn.SocketDir, err)
+	}
+	return t.turn.SocketDir, nil
 }

@@ -1,0 +1,350 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+	"go.uber.org/zap"
+)
+
+// Labels of a kept sandbox.
+const (
+	labelKeeper   = "dev.claudette.keeper"    // "true": the container's process is the keeper
+	labelSpecHash = "dev.claudette.spec-hash" // specHash of what it was started with
+)
+
+// Why a kept sandbox was removed (the evictions metric's reason).
+const (
+	evictIdle      = "idle"       // idle for sandbox.idle
+	evictSettings  = "settings"   // the next turn needs other settings, image or mounts
+	evictLost      = "lost"       // its keeper cannot be reached (removed, died, engine restarted)
+	evictDeleted   = "deleted"    // workspace.delete
+	evictShutdown  = "shutdown"   // a graceful stop of the runner
+	evictAfterTurn = "after-turn" // sandbox.idle is 0
+	evictUnhealthy = "unhealthy"  // the runner had to stop the container itself
+)
+
+type boxState int
+
+const (
+	boxBusy boxState = iota // a turn runs (or was followed) in it
+	boxHeld                 // its turn ended, the caller has not released it yet (Spec.Keep)
+	boxIdle                 // waiting for the workspace's next turn
+)
+
+// box is a kept sandbox: a container whose process is the keeper.
+type box struct {
+	id, ws, hash string
+	state        boxState
+	healthy      bool
+	timer        *time.Timer
+}
+
+// runKept runs a turn in the workspace's kept sandbox: the idle one when it
+// was started with the same settings and its keeper answers (warm), else a
+// new one (cold). A warm sandbox that fails to start the turn is removed and
+// the turn starts cold once more.
+func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout time.Duration, deadline time.Time) (*Run, error) {
+	r, err := m.reserve(s.WorkspaceID, func() *Run {
+		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)
+		r.keep = s.Keep
+		return r
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			m.release(s.WorkspaceID, r)
+		}
+	}()
+	hash, err := m.specHash(ctx, &s, image)
+	if err != nil {
+		return nil, err
+	}
+	b := m.takeBox(ctx, s.WorkspaceID, hash)
+	warm := b != nil
+	for {
+		if b == nil {
+			if b, err = m.startBox(ctx, &s, image, hash, timeout, deadline); err != nil {
+				if errors.Is(err, errKeeperStart) {
+					// The runtime cannot carry the keeper (gVisor cannot listen
+					// on a host socket): every turn gets a container of its own.
+					m.keeperOff.Store(true)
+					m.log.Warn("sandboxes cannot be kept warm with this runtime; each turn gets a new sandbox", zap.Error(err))
+					m.release(s.WorkspaceID, r)
+					ok = true
+					s.Keeper = nil
+					return m.Run(ctx, s)
+				}
+				return nil, err
+			}
+		}
+		err = m.startKeptTurn(ctx, r, b, &s)
+		if err == nil {
+			break
+		}
+		m.log.Warn("kept sandbox cannot start the turn", zap.String("workspace_id", s.WorkspaceID),
+			zap.String("container_id", b.id), zap.Bool("warm", warm), zap.Error(err))
+		m.evict(b, evictLost)
+		if !warm {
+			return nil, fmt.Errorf("start the turn in sandbox %s: %w", shortID(b.id), err)
+		}
+		warm, b = false, nil
+	}
+	ok = true
+	kind := "cold"
+	if warm {
+		kind = "warm"
+	}
+	m.metrics.starts.WithLabelValues(kind).Inc()
+	crashpoint.Hit(crashpoint.SandboxStarted)
+	m.log.Info("sandbox turn started", zap.String("workspace_id", s.WorkspaceID), zap.String("message_id", s.MessageID),
+		zap.String("container_id", b.id), zap.String("start", kind), zap.Duration("timeout", timeout))
+	m.followKept(r, b)
+	return r, nil
+}
+
+// takeBox returns the workspace's kept sandbox for a turn with hash, marked
+// busy, when its keeper answers; one started otherwise is removed first.
+func (m *Manager) takeBox(ctx context.Context, workspaceID, hash string) *box {
+	m.mu.Lock()
+	b := m.boxes[workspaceID]
+	if b == nil || b.state == boxBusy {
+		m.mu.Unlock()
+		return nil
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.state == boxIdle {
+		m.metrics.idle.Dec()
+	}
+	b.state = boxBusy
+	m.mu.Unlock()
+	if b.hash != hash || !b.healthy {
+		reason := evictSettings
+		if !b.healthy {
+			reason = evictUnhealthy
+		}
+		m.evict(b, reason)
+		return nil
+	}
+	if _, err := m.keeperCall(ctx, workspaceID, keeperRequest{Op: "ping"}, nil, 5*time.Second); err != nil {
+		m.log.Info("kept sandbox lost", zap.String("workspace_id", workspaceID), zap.String("container_id", b.id), zap.Error(err))
+		m.evict(b, evictLost)
+		return nil
+	}
+	return b
+}
+
+// startBox creates and starts a kept sandbox for the spec (same limits,
+// hardening, mounts and labels as any sandbox) with the keeper as its
+// process and the keeper dir mounted, and waits for the keeper to answer.
+func (m *Manager) startBox(ctx context.Context, s *Spec, image, hash string, timeout time.Duration, deadline time.Time) (*box, error) {
+	kdir, err := m.keeperHostDir(s.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	_ = os.Remove(filepath.Join(kdir, KeeperSocket))
+	ks := *s
+	ks.Cmd, ks.Env, ks.Stdin, ks.StdinFile = s.Keeper, nil, nil, ""
+	if m.cfg.Sandbox.Idle <= 0 {
+		ks.Env = []string{keeperOnceEnv + "=1"}
+	}
+	ks.Mounts = append(slices.Clone(s.Mounts), Mount{Source: kdir, Target: KeeperDir})
+	opts := m.createOptions(&ks, image, timeout, deadline)
+	opts.Config.OpenStdin, opts.Config.StdinOnce, opts.Config.AttachStdin = false, false, false
+	opts.Config.Labels[labelKeeper] = "true"
+	opts.Config.Labels[labelSpecHash] = hash
+	id, err := m.create(ctx, opts, s.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*box, error) {
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if rerr := m.remove(rctx, id); rerr != nil {
+			m.log.Error("remove failed sandbox container", zap.String("workspace_id", s.WorkspaceID), zap.String("container_id", id), zap.Error(rerr))
+		}
+		return nil, err
+	}
+	if err := m.verifyLimits(ctx, id); err != nil {
+		return fail(err)
+	}
+	waitCtx, cancelWait := context.WithCancel(context.Background())
+	defer cancelWait()
+	exited := make(chan struct{})
+	wait := m.docker.ContainerWait(waitCtx, id, waitOptions())
+	go func() {
+		select {
+		case <-wait.Result:
+			close(exited)
+		case <-wait.Error:
+		}
+	}()
+	unstage := m.stageNosuid(&ks)
+	_, err = m.docker.ContainerStart(ctx, id, startOptions())
+	unstage()
+	if err != nil {
+		return fail(fmt.Errorf("start sandbox for workspace %s: %w", s.WorkspaceID, err))
+	}
+	if err := m.waitKeeperReady(ctx, s.WorkspaceID, exited); err != nil {
+		return fail(fmt.Errorf("sandbox for workspace %s: %w: %w (%s)", s.WorkspaceID, errKeeperStart, err, m.logTail(id)))
+	}
+	b := &box{id: id, ws: s.WorkspaceID, hash: hash, state: boxBusy, healthy: true}
+	m.mu.Lock()
+	m.boxes[s.WorkspaceID] = b
+	m.mu.Unlock()
+	m.log.Info("kept sandbox started", zap.String("workspace_id", s.WorkspaceID), zap.String("container_id", id), zap.String("image", image))
+	return b, nil
+}
+
+// boxByID is the kept sandbox with that container id, if any.
+func (m *Manager) boxByID(id string) *box {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range m.boxes {
+		if b.id == id {
+			return b
+		}
+	}
+	return nil
+}
+
+// releaseBox ends a kept sandbox's turn for good (the caller recorded it):
+// it waits for the workspace's next turn for sandbox.idle, or is removed
+// (idle 0, unhealthy, the manager stopping).
+func (m *Manager) releaseBox(b *box) error {
+	idle := m.cfg.Sandbox.Idle
+	m.mu.Lock()
+	if m.boxes[b.ws] != b || b.state == boxIdle {
+		m.mu.Unlock()
+		return nil
+	}
+	park := idle > 0 && b.healthy && m.started && b.state == boxHeld
+	if park {
+		b.state = boxIdle
+		m.metrics.idle.Inc()
+		b.timer = time.AfterFunc(idle, func() { m.evictIfIdle(b) })
+	}
+	m.mu.Unlock()
+	m.removeTurnFiles(b.ws)
+	if park {
+		m.log.Debug("sandbox idle", zap.String("workspace_id", b.ws), zap.String("container_id", b.id), zap.Duration("for", idle))
+		return nil
+	}
+	reason := evictAfterTurn
+	if !b.healthy {
+		reason = evictUnhealthy
+	} else if !m.isStarted() {
+		reason = evictShutdown
+	}
+	return m.evict(b, reason)
+}
+
+func (m *Manager) isStarted() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.started
+}
+
+func (m *Manager) evictIfIdle(b *box) {
+	m.mu.Lock()
+	idle := m.boxes[b.ws] == b && b.state == boxIdle
+	m.mu.Unlock()
+	if idle {
+		_ = m.evict(b, evictIdle)
+	}
+}
+
+// evict forgets a kept sandbox and removes its container.
+func (m *Manager) evict(b *box, reason string) error {
+	m.mu.Lock()
+	if m.boxes[b.ws] == b {
+		delete(m.boxes, b.ws)
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.state == boxIdle {
+		m.metrics.idle.Dec()
+		b.state = boxHeld
+	}
+	m.mu.Unlock()
+	m.metrics.evictions.WithLabelValues(reason).Inc()
+	m.log.Info("removing kept sandbox", zap.String("workspace_id", b.ws), zap.String("container_id", b.id), zap.String("reason", reason))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m.dropLeftover(b.id)
+	return m.remove(ctx, b.id)
+}
+
+// evictIdleBoxes removes every idle kept sandbox (a graceful stop).
+func (m *Manager) evictIdleBoxes() {
+	m.mu.Lock()
+	var idle []*box
+	for _, b := range m.boxes {
+		if b.state == boxIdle {
+			idle = append(idle, b)
+		}
+	}
+	m.mu.Unlock()
+	for _, b := range idle {
+		if err := m.evict(b, evictShutdown); err != nil {
+			m.log.Warn("cannot remove an idle sandbox", zap.String("workspace_id", b.ws), zap.Error(err))
+		}
+	}
+}
+
+// forgetWorkspaceBox drops a workspace's kept sandbox and its host
+// directory (workspace.delete): the container itself goes with the
+// workspace's other containers.
+func (m *Manager) forgetWorkspaceBox(workspaceID string) {
+	m.mu.Lock()
+	b := m.boxes[workspaceID]
+	if b != nil {
+		delete(m.boxes, workspaceID)
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+		if b.state == boxIdle {
+			m.metrics.idle.Dec()
+		}
+	}
+	m.mu.Unlock()
+	if b != nil {
+		m.metrics.evictions.WithLabelValues(evictDeleted).Inc()
+	}
+	if err := os.RemoveAll(m.boxDir(workspaceID)); err != nil {
+		m.log.Warn("cannot remove the workspace's sandbox dir", zap.String("workspace_id", workspaceID), zap.Error(err))
+	}
+}
+
+// errKeeperStart: a new kept sandbox's keeper did not start.
+var errKeeperStart = errors.New("the keeper did not start")
+
+// logTail is the end of a container's output, for an error.
+func (m *Manager) logTail(id string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := m.docker.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"})
+	if err != nil {
+		return "no log"
+	}
+	defer rc.Close()
+	var out strings.Builder
+	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(rc, 4<<10))
+	return strings.TrimSpace(out.String())
+}
