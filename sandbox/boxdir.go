@@ -183,6 +183,12 @@ func (m *Manager) readTurnStatus(workspaceID, turn string) (keeperExit, bool) {
 	return ex, true
 }
 
+// turnOutput reports whether a turn's output file holds anything.
+func (m *Manager) turnOutput(workspaceID, turn string) bool {
+	fi, err := os.Lstat(filepath.Join(m.turnDir(workspaceID, turn), "out"))
+	return err == nil && fi.Size() > 0
+}
+
 // removeTurnFiles forgets every turn's files of a workspace.
 func (m *Manager) removeTurnFiles(workspaceID string) {
 	_ = os.RemoveAll(filepath.Join(m.boxDir(workspaceID), "turns"))

@@ -36,7 +36,7 @@ func KeeperMain(stderr io.Writer) int {
 	_ = os.Remove(path)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
-		fmt.Fprintf(stderr, "claudette-runner keeper: listen: %v\n", err)
+		fmt.Fprintf(stderr, keeperErrorPrefix+"listen: %v\n", err)
 		return KeeperExitNotStarted
 	}
 	_ = os.Chmod(path, 0o666) // the peer's uid is what is checked
@@ -233,6 +233,9 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 	}()
 	return nil
 }
+
+// keeperErrorPrefix starts the keeper's own errors in its container's log.
+const keeperErrorPrefix = "claudette-runner keeper: "
 
 // ShimErrorPrefix starts every line the keeper writes into a turn's stderr
 // about the turn itself (the same words as the relay's shim).

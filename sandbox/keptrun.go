@@ -37,8 +37,11 @@ func (m *Manager) startKeptTurn(ctx context.Context, r *Run, b *box, s *Spec) er
 	}
 	req := keeperRequest{Op: "run", Turn: turn, Argv: s.Cmd, Env: s.Env}
 	if _, err := m.keeperCall(ctx, s.WorkspaceID, req, []*os.File{stdin, out, status}, 30*time.Second); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errKeeperLost, err)
 	}
+	m.mu.Lock()
+	b.msg = s.MessageID
+	m.mu.Unlock()
 	r.id, r.box, r.turn, r.base, r.started = b.id, b, turn, base, time.Now()
 	return nil
 }
@@ -219,7 +222,7 @@ func (m *Manager) attachKept(id, ws, msgLabel, hash string, skipLines int64) (*R
 	if err != nil {
 		return nil, err
 	}
-	b := &box{id: id, ws: ws, hash: hash, state: boxBusy, healthy: true}
+	b := &box{id: id, ws: ws, hash: hash, msg: rec.MessageID, state: boxBusy, healthy: true}
 	m.mu.Lock()
 	if old := m.boxes[ws]; old != nil && old.timer != nil {
 		old.timer.Stop()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -81,26 +83,72 @@ func (m *Manager) reconcile(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// remove force-removes a container. A removal already in progress (the
+// engine goes on with one whose caller died: a runner killed while it
+// removed a kept sandbox) is waited for.
 func (m *Manager) remove(ctx context.Context, id string) error {
 	_, err := m.docker.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+	if errdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress") {
+		err = m.waitGone(ctx, id)
+	}
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove sandbox container %s: %w", shortID(id), err)
 	}
 	return nil
 }
 
-// Remove removes an ended (or any) container of this runner: the caller of a
-// Spec.Keep run once it has recorded how the run ended. A container that is
-// already gone is no error.
-func (m *Manager) Remove(ctx context.Context, containerID string) error {
+// waitGone waits until the engine no longer knows the container.
+func (m *Manager) waitGone(ctx context.Context, id string) error {
+	for wait := 5 * time.Millisecond; ; wait = min(wait*2, 200*time.Millisecond) {
+		_, err := m.docker.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if err != nil {
+			return err // NotFound: gone
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for its removal in progress: %w", ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Remove ends turn messageID's hold on its container: the caller of a
+// Spec.Keep run, once it has recorded how the run ended. A container of its
+// own is removed; a kept sandbox waits for the workspace's next turn
+// (releaseBox). A kept sandbox that serves another turn since (after a
+// restart a recovered turn can be answered while the workspace's next turn
+// re-attaches to the same container) is left to that turn. A container that
+// is already gone is no error.
+func (m *Manager) Remove(ctx context.Context, containerID, messageID string) error {
 	if b := m.boxByID(containerID); b != nil {
+		if b.msg != messageID {
+			m.log.Debug("kept sandbox serves another turn; not removed", zap.String("container_id", containerID),
+				zap.String("message_id", messageID), zap.String("serves", b.msg))
+			return nil
+		}
 		return m.releaseBox(b)
+	}
+	if l, ok := m.leftover(containerID); ok && l.Labels[labelKeeper] == "true" && l.MessageID != messageID {
+		m.log.Debug("kept sandbox left by the last run serves another turn; not removed", zap.String("container_id", containerID),
+			zap.String("message_id", messageID), zap.String("serves", l.MessageID))
+		return nil
 	}
 	if err := m.remove(ctx, containerID); err != nil {
 		return err
 	}
 	m.dropLeftover(containerID)
 	return nil
+}
+
+func (m *Manager) leftover(id string) (Leftover, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.leftovers {
+		if l.ContainerID == id {
+			return l, true
+		}
+	}
+	return Leftover{}, false
 }
 
 func (m *Manager) dropLeftover(id string) {

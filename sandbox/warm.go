@@ -45,6 +45,7 @@ const (
 // box is a kept sandbox: a container whose process is the keeper.
 type box struct {
 	id, ws, hash string
+	msg          string // the message of the turn it runs or ran last
 	state        boxState
 	healthy      bool
 	timer        *time.Timer
@@ -73,6 +74,15 @@ func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout tim
 	if err != nil {
 		return nil, err
 	}
+	// ownSandbox runs the turn in a container of its own instead: what a
+	// keeper that cannot work here (the runtime, a tiny process limit)
+	// leaves, so the turn fails or succeeds as it would without keeping.
+	ownSandbox := func() (*Run, error) {
+		m.release(s.WorkspaceID, r)
+		ok = true
+		s.Keeper = nil
+		return m.Run(ctx, s)
+	}
 	b := m.takeBox(ctx, s.WorkspaceID, hash)
 	warm := b != nil
 	for {
@@ -83,10 +93,7 @@ func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout tim
 					// on a host socket): every turn gets a container of its own.
 					m.keeperOff.Store(true)
 					m.log.Warn("sandboxes cannot be kept warm with this runtime; each turn gets a new sandbox", zap.Error(err))
-					m.release(s.WorkspaceID, r)
-					ok = true
-					s.Keeper = nil
-					return m.Run(ctx, s)
+					return ownSandbox()
 				}
 				return nil, err
 			}
@@ -95,13 +102,25 @@ func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout tim
 		if err == nil {
 			break
 		}
+		lost := errors.Is(err, errKeeperLost)
+		if lost {
+			err = fmt.Errorf("%w (%s)", err, m.keeperWords(b.id))
+		}
 		m.log.Warn("kept sandbox cannot start the turn", zap.String("workspace_id", s.WorkspaceID),
 			zap.String("container_id", b.id), zap.Bool("warm", warm), zap.Error(err))
 		m.evict(b, evictLost)
-		if !warm {
+		switch {
+		case warm:
+			warm, b = false, nil // once more, cold
+		case lost && !m.turnOutput(s.WorkspaceID, turnName(s.MessageID)):
+			// The keeper of a new sandbox died starting the turn (the Go
+			// runtime of the keeper cannot get a thread under a small
+			// process limit, say) before the agent wrote anything.
+			m.log.Warn("the turn gets a sandbox of its own", zap.String("workspace_id", s.WorkspaceID), zap.Error(err))
+			return ownSandbox()
+		default:
 			return nil, fmt.Errorf("start the turn in sandbox %s: %w", shortID(b.id), err)
 		}
-		warm, b = false, nil
 	}
 	ok = true
 	kind := "cold"
@@ -201,7 +220,7 @@ func (m *Manager) startBox(ctx context.Context, s *Spec, image, hash string, tim
 		return fail(fmt.Errorf("start sandbox for workspace %s: %w", s.WorkspaceID, err))
 	}
 	if err := m.waitKeeperReady(ctx, s.WorkspaceID, exited); err != nil {
-		return fail(fmt.Errorf("sandbox for workspace %s: %w: %w (%s)", s.WorkspaceID, errKeeperStart, err, m.logTail(id)))
+		return fail(fmt.Errorf("sandbox for workspace %s: %w: %w (%s)", s.WorkspaceID, errKeeperStart, err, m.keeperWords(id)))
 	}
 	b := &box{id: id, ws: s.WorkspaceID, hash: hash, state: boxBusy, healthy: true}
 	m.mu.Lock()
@@ -332,19 +351,37 @@ func (m *Manager) forgetWorkspaceBox(workspaceID string) {
 	}
 }
 
-// errKeeperStart: a new kept sandbox's keeper did not start.
-var errKeeperStart = errors.New("the keeper did not start")
+var (
+	// errKeeperStart: a new kept sandbox's keeper did not start.
+	errKeeperStart = errors.New("the keeper did not start")
+	// errKeeperLost: the keeper did not answer a request (it died, or its
+	// container is gone).
+	errKeeperLost = errors.New("the sandbox's keeper is lost")
+)
 
-// logTail is the end of a container's output, for an error.
-func (m *Manager) logTail(id string) string {
+// keeperWords is what a kept sandbox's keeper said before it ended, for an
+// error: the first lines of a Go runtime failure ("runtime: failed to create
+// new OS thread", "fatal error: …") or of the keeper's own error when its
+// log has them, else the log's last line.
+func (m *Manager) keeperWords(id string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rc, err := m.docker.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "5"})
+	rc, err := m.docker.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "200"})
 	if err != nil {
 		return "no log"
 	}
 	defer rc.Close()
 	var out strings.Builder
-	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(rc, 4<<10))
-	return strings.TrimSpace(out.String())
+	_, _ = stdcopy.StdCopy(&out, &out, io.LimitReader(rc, 64<<10))
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var said []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "runtime: ") || strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, keeperErrorPrefix) {
+			said = append(said, l)
+		}
+	}
+	if len(said) == 0 {
+		said = lines[len(lines)-1:]
+	}
+	return strings.Join(said[:min(len(said), 3)], "; ")
 }

@@ -76,7 +76,7 @@ func (e *env) turn(s sandbox.Spec) (string, []sandbox.Line, sandbox.Status) {
 	lines, st := collect(e.t, r)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := e.m.Remove(ctx, r.ContainerID()); err != nil {
+	if err := e.m.Remove(ctx, r.ContainerID(), s.MessageID); err != nil {
 		e.t.Fatalf("release: %v", err)
 	}
 	return r.ContainerID(), lines, st
@@ -236,10 +236,20 @@ func TestWarmAttach(t *testing.T) {
 	if len(left) != 1 || left[0].ContainerID != r.ContainerID() || left[0].MessageID != s2.MessageID {
 		t.Fatalf("leftovers %+v, want the kept sandbox with the second turn", left)
 	}
+	// The first turn's answer sent again after the restart releases its
+	// hold: the sandbox serves the second turn now and stays, before the
+	// re-attach and after it.
+	stale := func() {
+		if err := second.m.Remove(ctx, r.ContainerID(), s.MessageID); err != nil || second.gone(r.ContainerID()) {
+			t.Fatalf("the first turn's release took the second turn's sandbox (%v)", err)
+		}
+	}
+	stale()
 	again, err := second.m.Attach(ctx, r.ContainerID(), int64(len(before)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	stale()
 	after, st := collect(t, again)
 	if !st.OK() {
 		t.Errorf("status %+v", st)

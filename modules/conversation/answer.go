@@ -94,7 +94,7 @@ func (m *Manager) deliverAnswer(rec *turnRecord) bool {
 	crashpoint.Hit(crashpoint.AnswerSent)
 	if rec.ContainerID != "" {
 		ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
-		err := m.sb.Remove(ctx, rec.ContainerID)
+		err := m.sb.Remove(ctx, rec.ContainerID, msgID)
 		cancel()
 		if err != nil {
 			m.log.Warn("cannot remove a finished turn's sandbox", zap.String("message_id", msgID),

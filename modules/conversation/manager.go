@@ -27,7 +27,7 @@ type sandboxes interface {
 	Attach(ctx context.Context, containerID string, skipLines int64) (*sandbox.Run, error)
 	Leftovers() []sandbox.Leftover
 	RemoveWorkspace(ctx context.Context, workspaceID string) error
-	Remove(ctx context.Context, containerID string) error
+	Remove(ctx context.Context, containerID, messageID string) error
 	RemoveTree(ctx context.Context, path string) error
 	PrepareDir(path string) error
 }

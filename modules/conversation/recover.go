@@ -135,7 +135,7 @@ func (m *Manager) runAgain(t *turnState) {
 	log := m.log.With(zap.String("message_id", t.rec.Turn.MessageID), zap.String("container_id", t.rec.ContainerID))
 	log.Info("the agent of a re-attached turn never started; queueing the turn again")
 	ctx, cancel := context.WithTimeout(m.ctx, time.Minute)
-	err := m.sb.Remove(ctx, t.rec.ContainerID)
+	err := m.sb.Remove(ctx, t.rec.ContainerID, t.rec.Turn.MessageID)
 	cancel()
 	if err != nil {
 		log.Warn("cannot remove the sandbox of a turn to run again", zap.Error(err))
