@@ -115,7 +115,9 @@ func (m *Manager) turnDir(workspaceID, turn string) string {
 	return filepath.Join(m.boxDir(workspaceID), "turns", turn)
 }
 
-// writeTurnRecord makes turn.json durable (temp file, sync, rename, dir sync).
+// writeTurnRecord writes turn.json whole (temp file, rename). Not synced:
+// it names a turn of a container, which does not outlive the machine; what
+// reads it again is a runner restarted on the same machine (page cache).
 func (m *Manager) writeTurnRecord(workspaceID string, rec keptTurnRecord) error {
 	dir := m.boxDir(workspaceID)
 	b, err := json.Marshal(rec)
@@ -128,17 +130,12 @@ func (m *Manager) writeTurnRecord(workspaceID string, rec keptTurnRecord) error 
 		return fmt.Errorf("record kept turn: %w", err)
 	}
 	_, werr := f.Write(b)
-	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, cerr); err != nil {
 		return fmt.Errorf("record kept turn: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, "turn.json")); err != nil {
 		return fmt.Errorf("record kept turn: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -11,9 +11,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,8 +32,12 @@ import (
 // runner's wait. It accepts connections only from another user than its own
 // (the runner; never the agent) and is not dumpable (no ptrace, no
 // /proc/<pid>/mem for the agent). SIGTERM stops the running turn and exits.
-func KeeperMain(stderr io.Writer) int {
+// prepare (nil: none) makes each turn's command line what the keeper starts.
+func KeeperMain(stderr io.Writer, prepare KeeperPrepare) int {
 	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0)
+	// One P: the keeper only copies a turn's output, and every thread it
+	// holds is one of the sandbox's process limit the agent does not get.
+	runtime.GOMAXPROCS(1)
 	path := filepath.Join(KeeperDir, KeeperSocket)
 	_ = os.Remove(path)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
@@ -40,7 +46,7 @@ func KeeperMain(stderr io.Writer) int {
 		return KeeperExitNotStarted
 	}
 	_ = os.Chmod(path, 0o666) // the peer's uid is what is checked
-	k := &keeper{uid: os.Getuid(), ended: map[string]keeperExit{}, stderr: stderr, once: os.Getenv(keeperOnceEnv) == "1"}
+	k := &keeper{uid: os.Getuid(), ended: map[string]keeperExit{}, stderr: stderr, prepare: prepare, once: os.Getenv(keeperOnceEnv) == "1"}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, keeperOnceEnv+"=") {
 			k.base = append(k.base, kv)
@@ -64,10 +70,11 @@ func KeeperMain(stderr io.Writer) int {
 }
 
 type keeper struct {
-	uid    int
-	base   []string
-	once   bool // exit after the first turn (sandbox.idle 0: the container ends with its turn)
-	stderr io.Writer
+	uid     int
+	base    []string
+	prepare KeeperPrepare // nil: a turn's command line as it is
+	once    bool          // exit after the first turn (sandbox.idle 0: the container ends with its turn)
+	stderr  io.Writer
 
 	mu    sync.Mutex
 	cur   *keptTurn
@@ -165,23 +172,33 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 	}
 	stdin, out, status := files[0], files[1], files[2]
 	w := &frameWriter{f: out}
+	kc, prepErr := KeeperCommand{Argv: req.Argv}, error(nil)
+	if k.prepare != nil {
+		kc, prepErr = k.prepare(req.Argv)
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
+		kc.close()
 		return err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		kc.close()
 		outR.Close()
 		outW.Close()
 		return err
 	}
-	cmd := exec.Command(req.Argv[0], req.Argv[1:]...)
-	cmd.Env = mergeEnv(k.base, req.Env)
-	cmd.Dir = WorkspacePath
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t := &keptTurn{id: req.Turn, done: make(chan struct{}), exit: keeperExit{Turn: req.Turn}}
-	startErr := cmd.Start()
+	var cmd *exec.Cmd
+	startErr := prepErr
+	if prepErr == nil {
+		cmd = exec.Command(kc.Argv[0], kc.Argv[1:]...)
+		cmd.Env = mergeEnv(k.base, req.Env)
+		cmd.Dir = WorkspacePath
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, outW, errW
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		startErr = cmd.Start()
+	}
 	outW.Close()
 	errW.Close()
 	stdin.Close()
@@ -189,34 +206,58 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 	copiers.Add(2)
 	go func() { defer copiers.Done(); w.copy(1, outR) }()
 	go func() { defer copiers.Done(); w.copy(2, errR) }()
+	var expired atomic.Bool
+	deadline := &time.Timer{}
 	if startErr == nil {
 		t.pgid = cmd.Process.Pid
 		t.exit.Started = true
+		if kc.Deadline > 0 {
+			// No runner stopped the turn by its deadline (none watches):
+			// the keeper does, as the shim of a sandbox of its own would.
+			deadline = time.AfterFunc(kc.Deadline, func() {
+				expired.Store(true)
+				k.stopTurn(t, kc.Grace)
+			})
+		}
 	}
 	k.cur = t
 	go func() {
 		code := 0
-		if startErr != nil {
+		var setup *KeeperSetupError
+		switch {
+		case errors.As(startErr, &setup):
+			code = setup.Code
+			w.write(2, []byte(ShimErrorPrefix+setup.Err.Error()+"\n"))
+		case startErr != nil:
 			code = 126
 			if errors.Is(startErr, exec.ErrNotFound) || errors.Is(startErr, os.ErrNotExist) {
 				code = 127
 			}
 			w.write(2, []byte(ShimErrorPrefix+startErr.Error()+"\n"))
-		} else {
+		default:
 			_ = cmd.Wait()
 			code = waitCode(cmd.ProcessState)
+			if deadline.C != nil {
+				deadline.Stop()
+			}
 		}
 		killOthers()
+		kc.close()
 		copiers.Wait()
 		outR.Close()
 		errR.Close()
 		cleanScratch()
+		if expired.Load() {
+			code = kc.DeadlineCode
+			w.write(2, []byte(ShimErrorPrefix+kc.DeadlineNote+"\n"))
+		}
 		t.exit.Code = code
+		// No fsync of the output or the status: they describe processes that
+		// do not outlive the machine; the runner re-reads them after a crash
+		// of its own, from the page cache.
 		if b, err := json.Marshal(t.exit); err == nil {
 			_, _ = status.Write(b)
-			_ = status.Sync()
 		}
-		_ = out.Sync()
 		out.Close()
 		status.Close()
 		k.mu.Lock()
@@ -233,6 +274,42 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 	}()
 	return nil
 }
+
+// KeeperPrepare turns a turn's command line into what the keeper starts
+// and runs around it (KeeperMain): the relay's shim does its work (the
+// forwarders to the runner's sockets, the deadline) inside the keeper
+// instead of in a process of its own per turn. A *KeeperSetupError ends
+// the turn before anything started.
+type KeeperPrepare func(argv []string) (KeeperCommand, error)
+
+// KeeperCommand is the command a keeper starts for a turn and what it
+// keeps around it.
+type KeeperCommand struct {
+	Argv []string
+	// Deadline, from the command's start, stops the turn (SIGTERM to its
+	// group, Grace, then every process) when no runner did; the turn then
+	// ends with DeadlineCode and DeadlineNote in its stderr. 0: none.
+	Deadline, Grace time.Duration
+	DeadlineCode    int
+	DeadlineNote    string
+	// Close ends what runs around the command, once it has ended.
+	Close func()
+}
+
+func (c KeeperCommand) close() {
+	if c.Close != nil {
+		c.Close()
+	}
+}
+
+// KeeperSetupError is a turn the keeper could not set up: Err goes to the
+// turn's stderr (after ShimErrorPrefix) and Code is its exit.
+type KeeperSetupError struct {
+	Code int
+	Err  error
+}
+
+func (e *KeeperSetupError) Error() string { return e.Err.Error() }
 
 // keeperErrorPrefix starts the keeper's own errors in its container's log.
 const keeperErrorPrefix = "claudette-runner keeper: "

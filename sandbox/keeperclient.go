@@ -55,8 +55,9 @@ func (m *Manager) keeperCall(ctx context.Context, workspaceID string, req keeper
 }
 
 // waitKeeperReady waits until a new kept sandbox's keeper answers, or the
-// container ends first.
-func (m *Manager) waitKeeperReady(ctx context.Context, workspaceID string, exited <-chan struct{}) error {
+// container ends first. appeared (nil: none) wakes it when the keeper's
+// socket is made or its mode set (the keeper listens then).
+func (m *Manager) waitKeeperReady(ctx context.Context, workspaceID string, appeared, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	wait := time.Millisecond
 	for {
@@ -72,6 +73,7 @@ func (m *Manager) waitKeeperReady(ctx context.Context, workspaceID string, exite
 			return errors.New("the sandbox's keeper exited at its start")
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-appeared:
 		case <-time.After(wait):
 		}
 		wait = min(wait*2, 20*time.Millisecond)

@@ -51,8 +51,9 @@ func (m *Manager) startKeptTurn(ctx context.Context, r *Run, b *box, s *Spec) er
 func (m *Manager) followKept(r *Run, b *box) {
 	ended := make(chan struct{})
 	var src io.ReadCloser = io.NopCloser(strings.NewReader(""))
-	if f, err := os.Open(filepath.Join(m.turnDir(b.ws, r.turn), "out")); err == nil {
-		src = newTailReader(f, ended)
+	out := filepath.Join(m.turnDir(b.ws, r.turn), "out")
+	if f, err := os.Open(out); err == nil {
+		src = newTailReader(f, out, &m.notify, ended)
 	}
 	r.src = src
 	m.metrics.started.Inc()
@@ -180,7 +181,7 @@ func (r *Run) finishKept(kind StopKind, events cgroupEvents, end keptEnd) {
 		st = finalStatus(kind, 137, false, during, lim)
 	default:
 		m.markUnhealthy(r.box)
-		st = Status{Kind: Failed, ExitCode: -1, Reason: fmt.Sprintf("failed: sandbox container lost: %v", end.lost)}
+		st = Status{Kind: Failed, ExitCode: -1, Reason: fmt.Sprintf("failed: sandbox container lost: %v (%s)", end.lost, m.keeperWords(r.id))}
 	}
 	if !r.started.IsZero() {
 		st.Duration = time.Since(r.started)

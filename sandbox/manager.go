@@ -57,6 +57,7 @@ type Manager struct {
 
 	nosuidWarn sync.Once   // the warning that writable binds cannot be nosuid,nodev
 	keeperOff  atomic.Bool // the runtime cannot run kept sandboxes (warm.go)
+	notify     notifier    // kept sandboxes' files and keeper dirs (notify.go)
 
 	cancel context.CancelFunc // stops the health loop
 	wg     sync.WaitGroup     // health loop and every run's goroutines
@@ -185,6 +186,7 @@ func (m *Manager) Stop(ctx context.Context) error {
 		err = fmt.Errorf("stop sandbox engine: %w", ctx.Err())
 	}
 	m.setNotReady("stopped")
+	m.notify.stop()
 	if m.ownsCli {
 		_ = m.docker.Close()
 	}

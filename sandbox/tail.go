@@ -3,31 +3,47 @@ package sandbox
 import (
 	"io"
 	"os"
+	"sync"
 	"time"
 )
 
 // tailReader reads a kept turn's output file as it grows, until the turn
 // has ended (ended is closed: the keeper wrote everything) and the file is
-// read to its end. Closing it ends a Read in progress.
+// read to its end. A write wakes it at once (grew: the manager's inotify
+// watch of the file); without a watch, or in case one was missed, it also
+// looks on its own, fast right after output and slower while the agent is
+// quiet. Closing it ends a Read in progress.
 type tailReader struct {
 	f      *os.File
 	ended  <-chan struct{}
+	grew   <-chan struct{} // nil: no watch, poll
+	stop   func()          // ends the watch
 	closed chan struct{}
+	close  sync.Once
 }
 
-// Polling bounds of a growing output file: fast right after output, slower
-// while the agent is quiet.
+// Bounds of the reader's own looks at the file: from tailPollMin after
+// output up to tailPollMax, or tailWatchedPoll when a watch wakes it.
 const (
-	tailPollMin = time.Millisecond
-	tailPollMax = 20 * time.Millisecond
+	tailPollMin     = time.Millisecond
+	tailPollMax     = 20 * time.Millisecond
+	tailWatchedPoll = 250 * time.Millisecond
 )
 
-func newTailReader(f *os.File, ended <-chan struct{}) *tailReader {
-	return &tailReader{f: f, ended: ended, closed: make(chan struct{})}
+// newTailReader tails f (at path), woken by the notifier when it can watch it.
+func newTailReader(f *os.File, path string, n *notifier, ended <-chan struct{}) *tailReader {
+	t := &tailReader{f: f, ended: ended, closed: make(chan struct{}), stop: func() {}}
+	if grew, stop, err := n.watch(path, inotifyWrite); err == nil {
+		t.grew, t.stop = grew, stop
+	}
+	return t
 }
 
 func (t *tailReader) Read(p []byte) (int, error) {
-	wait := tailPollMin
+	wait, most := tailPollMin, tailPollMax
+	if t.grew != nil {
+		wait, most = tailWatchedPoll, tailWatchedPoll
+	}
 	timer := time.NewTimer(0)
 	<-timer.C
 	defer timer.Stop()
@@ -51,19 +67,21 @@ func (t *tailReader) Read(p []byte) (int, error) {
 		}
 		timer.Reset(wait)
 		select {
+		case <-t.grew:
 		case <-timer.C:
 		case <-t.ended:
 		case <-t.closed:
 		}
-		wait = min(wait*2, tailPollMax)
+		wait = min(wait*2, most)
 	}
 }
 
 func (t *tailReader) Close() error {
-	select {
-	case <-t.closed:
-	default:
+	err := os.ErrClosed
+	t.close.Do(func() {
 		close(t.closed)
-	}
-	return t.f.Close()
+		t.stop()
+		err = t.f.Close()
+	})
+	return err
 }

@@ -109,10 +109,11 @@ func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout tim
 		m.log.Warn("kept sandbox cannot start the turn", zap.String("workspace_id", s.WorkspaceID),
 			zap.String("container_id", b.id), zap.Bool("warm", warm), zap.Error(err))
 		m.evict(b, evictLost)
+		started := m.turnOutput(s.WorkspaceID, turnName(s.MessageID))
 		switch {
-		case warm:
+		case warm && !started:
 			warm, b = false, nil // once more, cold
-		case lost && !m.turnOutput(s.WorkspaceID, turnName(s.MessageID)):
+		case lost && !warm && !started:
 			// The keeper of a new sandbox died starting the turn (the Go
 			// runtime of the keeper cannot get a thread under a small
 			// process limit, say) before the agent wrote anything.
@@ -136,7 +137,7 @@ func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout tim
 }
 
 // takeBox returns the workspace's kept sandbox for a turn with hash, marked
-// busy, when its keeper answers; one started otherwise is removed first.
+// busy; one started otherwise is removed first.
 func (m *Manager) takeBox(ctx context.Context, workspaceID, hash string) *box {
 	m.mu.Lock()
 	b := m.boxes[workspaceID]
@@ -160,12 +161,7 @@ func (m *Manager) takeBox(ctx context.Context, workspaceID, hash string) *box {
 		m.evict(b, reason)
 		return nil
 	}
-	if _, err := m.keeperCall(ctx, workspaceID, keeperRequest{Op: "ping"}, nil, 5*time.Second); err != nil {
-		m.log.Info("kept sandbox lost", zap.String("workspace_id", workspaceID), zap.String("container_id", b.id), zap.Error(err))
-		m.evict(b, evictLost)
-		return nil
-	}
-	return b
+	return b // a keeper that does not answer the turn's run request is evicted then (runKept)
 }
 
 // startBox creates and starts a kept sandbox for the spec (same limits,
@@ -213,13 +209,18 @@ func (m *Manager) startBox(ctx context.Context, s *Spec, image, hash string, tim
 		case <-wait.Error:
 		}
 	}()
+	appeared, unwatch, err := m.notify.watch(kdir, inotifyCreate)
+	if err != nil {
+		unwatch = func() {}
+	}
+	defer unwatch()
 	unstage := m.stageNosuid(&ks)
 	_, err = m.docker.ContainerStart(ctx, id, startOptions())
 	unstage()
 	if err != nil {
 		return fail(fmt.Errorf("start sandbox for workspace %s: %w", s.WorkspaceID, err))
 	}
-	if err := m.waitKeeperReady(ctx, s.WorkspaceID, exited); err != nil {
+	if err := m.waitKeeperReady(ctx, s.WorkspaceID, appeared, exited); err != nil {
 		return fail(fmt.Errorf("sandbox for workspace %s: %w: %w (%s)", s.WorkspaceID, errKeeperStart, err, m.keeperWords(id)))
 	}
 	b := &box{id: id, ws: s.WorkspaceID, hash: hash, state: boxBusy, healthy: true}

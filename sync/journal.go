@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,7 @@ const (
 // none older than maxAge.
 type journal struct {
 	db         *bolt.DB
+	writes     *durable.Group // the per-message writes (pending.go), group-committed
 	maxAge     time.Duration
 	maxEntries int
 }
@@ -57,7 +59,7 @@ func openJournal(dir string, maxAge time.Duration, maxEntries int) (*journal, er
 	if err != nil {
 		return nil, fmt.Errorf("open intake journal %s: %w", path, err)
 	}
-	j := &journal{db: db, maxAge: maxAge, maxEntries: maxEntries}
+	j := &journal{db: db, writes: durable.NewGroup(db), maxAge: maxAge, maxEntries: maxEntries}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketIDs, bucketByTime, bucketPending} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -40,13 +40,13 @@ func putPending(tx *bolt.Tx, id string, e *pendingEntry, at int64, n int) error 
 
 // settle forgets a pending message: it was answered or taken over durably.
 func (j *journal) settle(id string) error {
-	return j.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPending).Delete([]byte(id)) })
+	return j.writes.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketPending).Delete([]byte(id)) })
 }
 
 // decide replaces a pending message by the answer the handler is about to
 // send, keeping its place in the order.
 func (j *journal) decide(id string, answer json.RawMessage) error {
-	return j.db.Update(func(tx *bolt.Tx) error {
+	return j.writes.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPending)
 		e := pendingEntry{At: time.Now().UnixNano()}
 		if v := b.Get([]byte(id)); v != nil {

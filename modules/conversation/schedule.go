@@ -13,41 +13,72 @@ import (
 
 // Submit queues a turn and reports it queued. It returns nil once the turn
 // (or its answer) is durable, so a restart cannot lose it: only then may the
-// caller settle the message. A turn record the data dir refuses (full,
-// failing) is written again until it is durable, so Submit waits, and with
-// it the intake; when ctx ends first the error says the turn is not
-// recorded (the intake hands the message over again). A stopping runner
-// answers -32006. The queued state is sent before the turn can start, so
-// that it keeps seq 1 ahead of everything else of the message.
+// caller settle the message. Enqueue tells the same without waiting.
 func (m *Manager) Submit(ctx context.Context, turn Turn) error {
+	done := make(chan error, 1)
+	m.Enqueue(ctx, turn, func(err error) { done <- err })
+	return <-done
+}
+
+// Enqueue queues a turn in arrival order at once and records it in the
+// background: the turns of many messages are recorded together (the
+// store's writes are group-committed) while the intake goes on. done is
+// called once: nil when the turn (or its answer) is durable, so a restart
+// cannot lose it (only then may the caller settle the message); an error
+// when it is not recorded (the data dir refused it until ctx ended: the
+// intake hands the message over again). A turn record the data dir refuses
+// (full, failing) is written again until it is durable. A stopping runner
+// answers -32006. The turn does not start before it is recorded and its
+// queued state sent (it keeps seq 1 ahead of everything else of the
+// message), nor before the earlier turns of its workspace.
+func (m *Manager) Enqueue(ctx context.Context, turn Turn, done func(error)) {
 	m.mu.Lock()
 	if m.stopping {
 		m.mu.Unlock()
 		m.answer(newTurnState(&turnRecord{Turn: turn}), rpc.Errorf(rpc.CodeShuttingDown, "runner shutting down: the turn was not started"))
-		return nil
+		done(nil)
+		return
 	}
 	if _, dup := m.byMsg[turn.MessageID]; dup {
 		m.mu.Unlock()
 		m.log.Warn("turn already known, ignored", zap.String("message_id", turn.MessageID))
-		return nil
+		done(nil)
+		return
 	}
 	// A message handed over again after a crash, whose turn already ended.
-	if done, err := m.store.answered(turn.MessageID); err == nil && done {
+	if answered, err := m.store.answered(turn.MessageID); err == nil && answered {
 		m.mu.Unlock()
 		m.log.Warn("turn already answered, ignored", zap.String("message_id", turn.MessageID))
-		return nil
+		done(nil)
+		return
 	}
 	m.order++
 	turn.Order = m.order
 	turn.Arrived = time.Now().UTC()
 	t := newTurnState(&turnRecord{Turn: turn, State: rpc.StateQueued, Seq: 1, MaxSeq: 1, StateSeq: 1})
+	t.recorded = make(chan struct{})
 	m.byMsg[turn.MessageID] = t
+	m.pending = append(m.pending, t) // in arrival order; pump leaves it until recorded
+	m.metrics.queued.Set(float64(len(m.pending)))
+	m.wg.Add(1)
 	m.mu.Unlock()
+	go func() {
+		defer m.wg.Done()
+		done(m.record(ctx, t))
+	}()
+}
 
-	if err := m.durably(ctx, "record the turn", turn.MessageID, func() error { return m.store.putTurn(t.rec) }); err != nil {
+// record makes a queued turn durable and sends its queued state, then lets
+// pump start it. A turn that cannot be recorded leaves the queue: it is
+// answered, or (errGaveUp) handed over again by the intake.
+func (m *Manager) record(ctx context.Context, t *turnState) error {
+	turn := t.rec.Turn
+	err := m.durably(ctx, "record the turn", turn.MessageID, func() error { return m.store.putTurn(t.rec) })
+	if err != nil {
 		m.mu.Lock()
-		delete(m.byMsg, turn.MessageID)
+		m.removePending(func(q *turnState) bool { return q == t })
 		m.mu.Unlock()
+		close(t.recorded)
 		if errors.Is(err, errGaveUp) {
 			m.log.Warn("turn not recorded before the intake stopped; it is handed over again", zap.String("message_id", turn.MessageID), zap.Error(err))
 			return err
@@ -60,13 +91,26 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) error {
 	m.log.Info("turn queued", zap.String("message_id", turn.MessageID),
 		zap.String("workspace_id", turn.WorkspaceID), zap.String("conversation_id", turn.ConversationID))
 	m.emitState(t, rpc.StateQueued, 1)
-
-	m.mu.Lock()
-	m.pending = append(m.pending, t)
-	m.metrics.queued.Set(float64(len(m.pending)))
-	m.mu.Unlock()
+	close(t.recorded)
 	m.pump()
 	return nil
+}
+
+// awaitRecords waits until the turns queued so far are recorded (or gave
+// up): a cancel, a withdrawal or a deletion then finds each where it is,
+// as it would have had the intake waited for every record.
+func (m *Manager) awaitRecords() {
+	m.mu.Lock()
+	var waits []chan struct{}
+	for _, t := range m.pending {
+		if t.recorded != nil {
+			waits = append(waits, t.recorded)
+		}
+	}
+	m.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
 }
 
 // pump starts queued turns, earliest first, while slots are free: a workspace
@@ -75,12 +119,14 @@ func (m *Manager) Submit(ctx context.Context, turn Turn) error {
 func (m *Manager) pump() {
 	m.mu.Lock()
 	closed, held, reason := m.gateClosed()
+	waiting := map[string]bool{} // workspaces with an earlier turn that cannot start yet
 	for i := 0; !closed && i < len(m.pending) && len(m.active) < m.cfg.MaxConcurrent && !m.stopping; {
 		t := m.pending[i]
 		ws := t.rec.Turn.WorkspaceID
 		_, busy := m.active[ws]
 		_, deleting := m.deleting[ws]
-		if busy || deleting || t.holding {
+		if busy || deleting || t.holding || !t.isRecorded() || waiting[ws] {
+			waiting[ws] = true
 			i++
 			continue
 		}
@@ -100,6 +146,7 @@ func (m *Manager) pump() {
 // recorded (a restart applies it again) and each queued turn's answer is
 // recorded, so what the caller answers holds across a crash.
 func (m *Manager) Cancel(workspaceID, conversationID string) bool {
+	m.awaitRecords()
 	m.mu.Lock()
 	var running *turnState
 	if t, ok := m.active[workspaceID]; ok && t.rec.Turn.ConversationID == conversationID {
@@ -128,6 +175,7 @@ func (m *Manager) stopDurably(t *turnState, cause stopCause, reason string) bool
 
 // Withdraw removes a queued turn whose message was deleted before it started.
 func (m *Manager) Withdraw(messageID string) bool {
+	m.awaitRecords()
 	m.mu.Lock()
 	removed := m.removePending(func(t *turnState) bool { return t.rec.Turn.MessageID == messageID })
 	m.mu.Unlock()
@@ -140,6 +188,7 @@ func (m *Manager) Withdraw(messageID string) bool {
 // DeleteWorkspace stops the workspace's turns and removes its sandbox,
 // checkout, agent state and sessions.
 func (m *Manager) DeleteWorkspace(ctx context.Context, workspaceID string) error {
+	m.awaitRecords()
 	m.mu.Lock()
 	m.deleting[workspaceID]++ // deletions of one workspace may overlap
 	removed := m.removePending(func(t *turnState) bool { return t.rec.Turn.WorkspaceID == workspaceID })

@@ -18,6 +18,9 @@ type turnState struct {
 	// Free-space gate (disk.go), guarded by the manager's mu: told that the
 	// turn waits for free disk; being told (pump must not start it meanwhile).
 	heldTold, holding bool
+	// Closed once a submitted turn is recorded (or gave up): pump starts
+	// it only then (schedule.go). nil: recorded before it was known here.
+	recorded chan struct{}
 
 	mu      stdsync.Mutex
 	cancel  context.CancelFunc // cancels preparation
@@ -25,6 +28,19 @@ type turnState struct {
 	cause   stopCause
 	reason  string
 	decided bool // the answer is being recorded: a stop comes too late
+}
+
+// isRecorded reports whether the turn's record is durable (Enqueue).
+func (t *turnState) isRecorded() bool {
+	if t.recorded == nil {
+		return true
+	}
+	select {
+	case <-t.recorded:
+		return true
+	default:
+		return false
+	}
 }
 
 func newTurnState(rec *turnRecord) *turnState {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,7 +17,12 @@ import (
 // store keeps, in {dataDir}/conversations.db, each conversation's Claude
 // session and every turn that has not finished, so that a restarted runner
 // resumes sessions and loses no turn.
-type store struct{ db *bolt.DB }
+// store is the conversations' database; its writes are group-committed
+// (durable.Group: many turns at once share an fdatasync).
+type store struct {
+	db     *bolt.DB
+	writes *durable.Group
+}
 
 var (
 	bucketSessions = []byte("sessions")
@@ -88,7 +94,7 @@ func openStore(dataDir string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &store{db: db}, nil
+	return &store{db: db, writes: durable.NewGroup(db)}, nil
 }
 
 func (s *store) close() error { return s.db.Close() }
@@ -118,7 +124,7 @@ func (s *store) putSession(workspaceID, conversationID string, rec sessionRecord
 // deleteSessions forgets every conversation of a workspace.
 func (s *store) deleteSessions(workspaceID string) error {
 	prefix := []byte(workspaceID + "/")
-	return update(s.db, func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSessions).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && len(k) >= len(prefix) && string(k[:len(prefix)]) == string(prefix); k, _ = c.Next() {
 			if err := c.Delete(); err != nil {
@@ -137,7 +143,7 @@ func (s *store) putTurn(rec *turnRecord) error {
 // its id is remembered as answered, in one transaction.
 func (s *store) forgetTurn(messageID string) error {
 	key := []byte(messageID)
-	return update(s.db, func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketTurns).Delete(key); err != nil {
 			return err
 		}
@@ -184,7 +190,7 @@ func (s *store) putStop(messageID string, rec stopRecord) error {
 
 // forgetStop drops the stop of a turn that is no more.
 func (s *store) forgetStop(messageID string) error {
-	return update(s.db, func(tx *bolt.Tx) error { return tx.Bucket(bucketStops).Delete([]byte(messageID)) })
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucketStops).Delete([]byte(messageID)) })
 }
 
 // stops returns every recorded stop by message id.
@@ -225,16 +231,16 @@ func (s *store) put(bucket, key []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	return update(s.db, func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, data) })
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put(key, data) })
 }
 
 // update runs a write transaction. Its failure is the file's (bbolt does
 // not always keep the errno: "mmap allocate error: no space left on
 // device"), classed unavailable: the same write may succeed once the data
 // dir can be written again (durable.go retries it).
-func update(db *bolt.DB, fn func(tx *bolt.Tx) error) error {
-	if err := db.Update(fn); err != nil {
-		return fmt.Errorf("%w: write %s: %w", errdefs.ErrUnavailable, db.Path(), err)
+func (s *store) update(fn func(tx *bolt.Tx) error) error {
+	if err := s.writes.Update(fn); err != nil {
+		return fmt.Errorf("%w: write %s: %w", errdefs.ErrUnavailable, s.db.Path(), err)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 
 // turns is what the handler needs of the conversation manager.
 type turns interface {
-	Submit(ctx context.Context, t conversation.Turn) error
+	Enqueue(ctx context.Context, t conversation.Turn, done func(error))
 	Cancel(workspaceID, conversationID string) bool
 	Withdraw(messageID string) bool
 	DeleteWorkspace(ctx context.Context, workspaceID string) error
@@ -70,14 +70,17 @@ func (h *Handler) Dispatch(ctx context.Context, m sync.Message) {
 			return
 		}
 		turn.MessageID, turn.RequestID = m.ID, req.ID
-		// Returns nil once the turn (or its answer) is durable; an error
-		// (the data dir refused the record until the intake stopped) leaves
-		// the message unsettled: the intake hands it over again.
-		if err := h.turns.Submit(ctx, turn); err != nil {
-			h.log.Warn("turn not recorded; the message stays pending", zap.String("message_id", m.ID), zap.Error(err))
-			return
-		}
-		h.settle(m)
+		// Queued in order at once; done says nil once the turn (or its
+		// answer) is durable, an error (the data dir refused the record until
+		// the intake stopped) leaves the message unsettled: the intake hands
+		// it over again.
+		h.turns.Enqueue(ctx, turn, func(err error) {
+			if err != nil {
+				h.log.Warn("turn not recorded; the message stays pending", zap.String("message_id", m.ID), zap.Error(err))
+				return
+			}
+			h.settle(m)
+		})
 
 	case rpc.MethodConversationCancel:
 		var p conversationRef

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/claudette-dev/claudette-runner/sandbox"
 )
 
 // Shim exit codes of its own, before the command ran (the shell's).
@@ -23,8 +25,9 @@ const (
 	ShimExitDeadline = 124
 )
 
-// ShimErrorPrefix starts every line the shim itself writes to stderr.
-const ShimErrorPrefix = "claudette-runner sandbox-shim: "
+// ShimErrorPrefix starts every line the shim itself writes to stderr (the
+// keeper's about a turn too).
+const ShimErrorPrefix = sandbox.ShimErrorPrefix
 
 // ShimDeadlineMessage starts the shim's line when it stopped the command at
 // the deadline.
@@ -87,15 +90,8 @@ func RunShim(p ShimParams) int {
 	if len(argv) == 0 {
 		return fail(ShimExitSetup, "no command to run")
 	}
-	for _, f := range forwards {
-		if err := probeSocket(f.Socket); err != nil {
-			return fail(ShimExitSetup, "cannot reach the runner at %s: %v", f.Socket, err)
-		}
-		ln, err := net.Listen("tcp", f.Addr)
-		if err != nil {
-			return fail(ShimExitSetup, "listen on %s: %v", f.Addr, err)
-		}
-		go serveForward(ln, f.Socket)
+	if _, err := startForwards(forwards); err != nil {
+		return fail(ShimExitSetup, "%v", err)
 	}
 
 	signals := make(chan os.Signal, 8)
@@ -138,10 +134,41 @@ func RunShim(p ShimParams) int {
 	close(done)
 	select {
 	case <-expired:
-		return fail(ShimExitDeadline, "%s (%s): stopped the agent, no runner did", ShimDeadlineMessage, p.Deadline)
+		return fail(ShimExitDeadline, "%s", deadlineNote(p.Deadline))
 	default:
 	}
 	return exitCode(cmd.ProcessState)
+}
+
+// deadlineNote is the shim's line when it stopped the command at its deadline.
+func deadlineNote(d time.Duration) string {
+	return fmt.Sprintf("%s (%s): stopped the agent, no runner did", ShimDeadlineMessage, d)
+}
+
+// startForwards checks that each forward's socket answers and serves its
+// loopback address; stop closes the listeners (connections being served
+// end with their peers).
+func startForwards(forwards []Forward) (stop func(), err error) {
+	var lns []net.Listener
+	stop = func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
+	for _, f := range forwards {
+		if err := probeSocket(f.Socket); err != nil {
+			stop()
+			return nil, fmt.Errorf("cannot reach the runner at %s: %w", f.Socket, err)
+		}
+		ln, err := net.Listen("tcp", f.Addr)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("listen on %s: %w", f.Addr, err)
+		}
+		lns = append(lns, ln)
+		go serveForward(ln, f.Socket)
+	}
+	return stop, nil
 }
 
 func exitCode(ps *os.ProcessState) int {
@@ -170,11 +197,14 @@ func probeSocket(path string) error {
 	return c.Close()
 }
 
-// serveForward accepts until the process ends; each connection is copied to
+// serveForward accepts until the listener is closed; each connection is copied to
 // a new connection to the socket.
 func serveForward(ln net.Listener, socket string) {
 	for {
 		c, err := ln.Accept()
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
 		if err != nil {
 			time.Sleep(10 * time.Millisecond) // a timeout, EMFILE and the like: back off, keep serving
 			continue

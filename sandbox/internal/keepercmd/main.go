@@ -9,4 +9,4 @@ import (
 	"github.com/claudette-dev/claudette-runner/sandbox"
 )
 
-func main() { os.Exit(sandbox.KeeperMain(os.Stderr)) }
+func main() { os.Exit(sandbox.KeeperMain(os.Stderr, nil)) }
