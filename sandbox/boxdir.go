@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/claudette-dev/claudette-runner/modules/durable"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -115,26 +116,15 @@ func (m *Manager) turnDir(workspaceID, turn string) string {
 	return filepath.Join(m.boxDir(workspaceID), "turns", turn)
 }
 
-// writeTurnRecord writes turn.json whole (temp file, rename). Not synced:
-// it names a turn of a container, which does not outlive the machine; what
-// reads it again is a runner restarted on the same machine (page cache).
+// writeTurnRecord writes turn.json whole (durable.ReplaceFile: not synced,
+// since it names a turn of a container, which does not outlive the machine;
+// what reads it again is a runner restarted on the same machine).
 func (m *Manager) writeTurnRecord(workspaceID string, rec keptTurnRecord) error {
-	dir := m.boxDir(workspaceID)
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "turn.json.tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return fmt.Errorf("record kept turn: %w", err)
-	}
-	_, werr := f.Write(b)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		return fmt.Errorf("record kept turn: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "turn.json")); err != nil {
+	if err := durable.ReplaceFile(filepath.Join(m.boxDir(workspaceID), "turn.json"), b, 0o600); err != nil {
 		return fmt.Errorf("record kept turn: %w", err)
 	}
 	return nil

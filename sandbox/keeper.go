@@ -207,7 +207,7 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 	go func() { defer copiers.Done(); w.copy(1, outR) }()
 	go func() { defer copiers.Done(); w.copy(2, errR) }()
 	var expired atomic.Bool
-	deadline := &time.Timer{}
+	var deadline *time.Timer
 	if startErr == nil {
 		t.pgid = cmd.Process.Pid
 		t.exit.Started = true
@@ -237,7 +237,7 @@ func (k *keeper) start(req keeperRequest, files []*os.File) error {
 		default:
 			_ = cmd.Wait()
 			code = waitCode(cmd.ProcessState)
-			if deadline.C != nil {
+			if deadline != nil {
 				deadline.Stop()
 			}
 		}

@@ -88,7 +88,10 @@ func (m *Manager) waitKeeperReady(ctx context.Context, workspaceID string, appea
 // when its own hash is the same; a .git mount point the workspace made
 // again, a re-created agent state dir or a changed setting make a new one.
 func (m *Manager) specHash(ctx context.Context, s *Spec, image string) (string, error) {
-	res, err := m.docker.ImageInspect(ctx, image)
+	imageID, err := m.imageIDs.do(ctx, image, func() (string, error) {
+		res, err := m.docker.ImageInspect(ctx, image)
+		return res.ID, err
+	})
 	if err != nil {
 		return "", fmt.Errorf("inspect sandbox image %s: %w", image, err)
 	}
@@ -102,7 +105,7 @@ func (m *Manager) specHash(ctx context.Context, s *Spec, image string) (string, 
 		Keeper                                  []string
 		Mounts                                  []string
 	}{
-		ImageID: res.ID, Image: image, Runtime: sc.Runtime, User: m.user, Network: networkMode(s),
+		ImageID: imageID, Image: image, Runtime: sc.Runtime, User: m.user, Network: networkMode(s),
 		Memory: int64(sc.Memory), TmpSize: int64(sc.TmpSize), OutputLimit: int64(sc.OutputLimit), LineLimit: int64(sc.LineLimit),
 		CPUs: sc.CPUs, Pids: sc.Pids, NoFile: sc.NoFile, StopGrace: sc.StopGrace, Keeper: s.Keeper,
 	}

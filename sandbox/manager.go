@@ -59,6 +59,11 @@ type Manager struct {
 	keeperOff  atomic.Bool // the runtime cannot run kept sandboxes (warm.go)
 	notify     notifier    // kept sandboxes' files and keeper dirs (notify.go)
 
+	// The engine's answers about an image, shared by the turns that ask at
+	// once (flight.go): its presence (images), its id (specHash).
+	imageChecks flight[struct{}]
+	imageIDs    flight[string]
+
 	cancel context.CancelFunc // stops the health loop
 	wg     sync.WaitGroup     // health loop and every run's goroutines
 }

@@ -33,7 +33,8 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 	if image == "" {
 		image = m.cfg.Sandbox.Image
 	}
-	if err := m.images.EnsurePresent(ctx, image); err != nil {
+	_, err := m.imageChecks.do(ctx, image, func() (struct{}, error) { return struct{}{}, m.images.EnsurePresent(ctx, image) })
+	if err != nil {
 		return nil, fmt.Errorf("sandbox for workspace %s: %w", s.WorkspaceID, err)
 	}
 	timeout := s.Timeout

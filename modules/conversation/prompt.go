@@ -25,15 +25,17 @@ func (m *Manager) promptPath(messageID string) string {
 	return filepath.Join(m.cfg.DataDir, promptsDir, hex.EncodeToString(sum[:16]))
 }
 
-// writePrompt makes the turn's prompt file durable before its sandbox is
-// created (durable.WriteFile). Readable by the sandbox user (its directory is
+// writePrompt writes the turn's prompt file whole before its sandbox is
+// created (durable.ReplaceFile: not synced, since only a sandbox reads it,
+// and no sandbox outlives the machine; after a crash of the runner the page
+// cache has it). Readable by the sandbox user (its directory is
 // the runner's only).
 func (m *Manager) writePrompt(turn Turn) (string, error) {
 	path := m.promptPath(turn.MessageID)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("prompt dir: %w", err)
 	}
-	if err := durable.WriteFile(path, []byte(turn.Prompt), 0o644); err != nil {
+	if err := durable.ReplaceFile(path, []byte(turn.Prompt), 0o644); err != nil {
 		return "", fmt.Errorf("write prompt: %w", err)
 	}
 	return path, nil

@@ -30,6 +30,19 @@ func SyncDir(dir string) error {
 // crash leaves the old file or the new one, never a torn one. The temporary
 // file is created anew beside it (never opened through a symlink).
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return replace(path, data, perm, true)
+}
+
+// ReplaceFile replaces path with data, mode perm, atomically but without
+// syncing: a crash of the process leaves the old file or the new one (the
+// page cache keeps it), a crash of the machine may leave neither. For what
+// describes processes that do not outlive the machine either (a sandbox's
+// prompt, a kept sandbox's turn).
+func ReplaceFile(path string, data []byte, perm os.FileMode) error {
+	return replace(path, data, perm, false)
+}
+
+func replace(path string, data []byte, perm os.FileMode, sync bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
 	if err != nil {
@@ -37,7 +50,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	_, werr := tmp.Write(data)
-	serr := tmp.Sync()
+	var serr error
+	if sync {
+		serr = tmp.Sync()
+	}
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
@@ -47,6 +63,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !sync {
+		return nil
 	}
 	return SyncDir(dir)
 }
