@@ -42,11 +42,17 @@
 //     and status files in a directory no sandbox mounts, and asks the keeper
 //     over its Unix socket to run Spec.Cmd with Spec.Env over the image's
 //     environment in /workspace, passing three open files (SCM_RIGHTS): the
-//     prompt file as stdin, the output file and the status file. The keeper
+//     prompt file as stdin, the output file and the status file. A command
+//     line that is the relay's shim (KeeperPrepare) is not started as a
+//     process of its own: the keeper serves the shim's forwarders for the
+//     turn and enforces its deadline itself, and starts the agent directly
+//     (the runner's binary starting on every turn cost ~8 ms). The keeper
 //     runs the command in a process group of its own and frames its stdout
 //     and stderr into the output file (the engine's multiplexed format), which
-//     the runner reads as it grows (tail.go) with the same stream, caps and
-//     line handling as an attach. When the command exits the keeper kills
+//     the runner reads as it grows (tail.go, woken by inotify: notify.go) with
+//     the same stream, caps and line handling as an attach. None of these
+//     files is synced: no container outlives the machine, and a restarted
+//     runner reads them from the page cache. When the command exits the keeper kills
 //     every other process of the container (kill(-1) until /proc shows none:
 //     daemons escape process groups), empties /tmp and /dev/shm, writes the
 //     exit to the status file, and answers the runner's wait.
@@ -59,13 +65,17 @@
 //     does not answer gets the container stopped (it is not reused).
 //   - Warm: once the caller has recorded the turn's end it calls Remove; the
 //     sandbox then stays idle for sandbox.idle (a timer; the keeper blocks in
-//     accept: no CPU), and the workspace's next turn with the same hash whose
-//     keeper answers a ping runs in it with no create or start. It is removed
-//     when the idle time ends, when the next turn's hash differs (an image,
-//     setting or mount changed, the .git mount point was made again), when
-//     its keeper cannot be reached (removed, died, engine restarted: that
-//     turn starts a cold one), at RemoveWorkspace, at Stop, and at once with
-//     sandbox.idle 0. Metrics: claudette_sandbox_turn_starts_total{start},
+//     accept: no CPU), and the workspace's next turn with the same hash runs
+//     in it with no create or start. It is removed when the idle time ends,
+//     when the next turn's hash differs (an image, setting or mount changed,
+//     the .git mount point was made again), when its keeper does not answer
+//     the turn's request (removed, died, engine restarted: that turn starts
+//     a cold one, unless its output shows it began), at RemoveWorkspace, at
+//     Stop, and at once with sandbox.idle 0. Remove names the turn: a kept
+//     sandbox that serves another turn since (a recovered answer sent again
+//     while the workspace's next turn re-attached to it) is left alone. The
+//     engine's answers about the image (presence, id) are shared by the
+//     turns that ask at once (flight.go). Metrics: claudette_sandbox_turn_starts_total{start},
 //     claudette_sandbox_idle, claudette_sandbox_evictions_total{reason}.
 //   - Re-attach: after a restart a kept sandbox is a Leftover naming the
 //     turn of its turn.json; Attach reads the output file again from its
@@ -86,7 +96,12 @@
 // ends with it, as a sandbox of its own does) and is removed once released.
 // A runtime that cannot run the keeper (gVisor cannot listen on a socket of
 // a host directory) is noticed at the first start: from then on each turn
-// gets a container of its own, with a warning.
+// gets a container of its own, with a warning. A new sandbox whose keeper
+// dies while starting its first turn (its Go runtime cannot get a thread
+// under a tiny process limit) gives that turn a container of its own, so the
+// turn fails or succeeds as it would have without keeping; the keeper's own
+// words ("runtime: failed to create new OS thread …") join every error of a
+// lost keeper.
 //
 // A Spec without a Keeper runs in a container of its own, as described above.
 //
