@@ -68,6 +68,6 @@ func (m *Manager) Attach(ctx context.Context, containerID string, skipLines int6
 	m.dropLeftover(c.ID)
 	m.log.Info("sandbox re-attached", zap.String("workspace_id", ws), zap.String("message_id", msg),
 		zap.String("container_id", c.ID), zap.Int64("skip_lines", skipLines), zap.Time("deadline", deadline))
-	m.follow(r, logs, wait, cancelWait)
+	m.follow(r, logs, func() { defer cancelWait(); r.supervise(wait) })
 	return r, nil
 }

@@ -55,18 +55,7 @@ func (m *Manager) followKept(r *Run, b *box) {
 	if f, err := os.Open(out); err == nil {
 		src = newTailReader(f, out, &m.notify, ended)
 	}
-	r.src = src
-	m.metrics.started.Inc()
-	m.metrics.running.Inc()
-	m.wg.Add(2)
-	go func() {
-		defer m.wg.Done()
-		r.stream.run(src)
-	}()
-	go func() {
-		defer m.wg.Done()
-		r.superviseKept(ended)
-	}()
+	m.follow(r, src, func() { r.superviseKept(ended) })
 }
 
 // keptEnd is how the keeper reported a turn's end; lost when it could not.
@@ -116,24 +105,14 @@ func (r *Run) superviseKept(ended chan struct{}) {
 	caps := m.Capabilities()
 	events := r.base
 	var kind StopKind
-	stop := func(k StopKind) {
-		if kind != "" {
-			return
+	stop := r.stopper(&kind, func() {
+		req := keeperRequest{Op: "stop", Turn: r.turn, Grace: m.cfg.Sandbox.StopGrace}
+		if _, err := m.keeperCall(context.Background(), r.workspaceID, req, nil, 30*time.Second); err != nil {
+			m.log.Warn("keeper cannot stop the turn; stopping the sandbox", zap.String("workspace_id", r.workspaceID), zap.Error(err))
+			m.markUnhealthy(r.box)
+			m.stopContainer(r.id)
 		}
-		kind = k
-		m.log.Info("stopping sandbox turn", zap.String("workspace_id", r.workspaceID), zap.String("message_id", r.messageID),
-			zap.String("container_id", r.id), zap.String("why", string(k)))
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			req := keeperRequest{Op: "stop", Turn: r.turn, Grace: m.cfg.Sandbox.StopGrace}
-			if _, err := m.keeperCall(context.Background(), r.workspaceID, req, nil, 30*time.Second); err != nil {
-				m.log.Warn("keeper cannot stop the turn; stopping the sandbox", zap.String("workspace_id", r.workspaceID), zap.Error(err))
-				m.markUnhealthy(r.box)
-				m.stopContainer(r.id)
-			}
-		}()
-	}
+	})
 	var end keptEnd
 	for done := false; !done; {
 		select {

@@ -103,9 +103,10 @@ func (r *Run) requestStop(kind StopKind) {
 	}
 }
 
-// follow starts the goroutines of a run whose container is running (or has
-// run): the stream over src and the supervisor waiting on the engine.
-func (m *Manager) follow(r *Run, src io.ReadCloser, wait client.ContainerWaitResult, cancelWait context.CancelFunc) {
+// follow starts the goroutines of a run whose command is running (or has
+// run): the stream over src and its supervisor (supervise, waiting on the
+// engine; superviseKept, on the keeper).
+func (m *Manager) follow(r *Run, src io.ReadCloser, supervise func()) {
 	r.src = src
 	m.metrics.started.Inc()
 	m.metrics.running.Inc()
@@ -116,9 +117,27 @@ func (m *Manager) follow(r *Run, src io.ReadCloser, wait client.ContainerWaitRes
 	}()
 	go func() {
 		defer m.wg.Done()
-		defer cancelWait()
-		r.supervise(wait)
+		supervise()
 	}()
+}
+
+// stopper is a supervisor's stop: the first kind asked for is kept in
+// *kind and logged, and how stops the run in the background.
+func (r *Run) stopper(kind *StopKind, how func()) func(StopKind) {
+	m := r.m
+	return func(k StopKind) {
+		if *kind != "" {
+			return
+		}
+		*kind = k
+		m.log.Info("stopping sandbox", zap.String("workspace_id", r.workspaceID), zap.String("message_id", r.messageID),
+			zap.String("container_id", r.id), zap.String("why", string(k)))
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			how()
+		}()
+	}
 }
 
 // supervise enforces the deadline, carries out stop requests, waits for the
@@ -134,19 +153,7 @@ func (r *Run) supervise(wait client.ContainerWaitResult) {
 
 	var kind StopKind
 	var events cgroupEvents
-	stop := func(k StopKind) {
-		if kind != "" {
-			return
-		}
-		kind = k
-		m.log.Info("stopping sandbox", zap.String("workspace_id", r.workspaceID), zap.String("message_id", r.messageID),
-			zap.String("container_id", r.id), zap.String("why", string(k)))
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.stopContainer(r.id)
-		}()
-	}
+	stop := r.stopper(&kind, func() { m.stopContainer(r.id) })
 	var exited bool
 	var waitErr error
 	for !exited && waitErr == nil {

@@ -46,11 +46,7 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 		return m.runKept(ctx, s, image, timeout, deadline)
 	}
 
-	r, err := m.reserve(s.WorkspaceID, func() *Run {
-		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)
-		r.keep = s.Keep
-		return r
-	})
+	r, err := m.reserveSpec(&s, timeout, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +102,7 @@ func (m *Manager) Run(ctx context.Context, s Spec) (*Run, error) {
 			m.writeStdin(att, s.Stdin, s.WorkspaceID)
 		}()
 	}
-	m.follow(r, attachReader{att}, wait, cancelWait)
+	m.follow(r, attachReader{att}, func() { defer cancelWait(); r.supervise(wait) })
 	return r, nil
 }
 
@@ -127,6 +123,15 @@ type attachReader struct{ att client.ContainerAttachResult }
 
 func (a attachReader) Read(p []byte) (int, error) { return a.att.Reader.Read(p) }
 func (a attachReader) Close() error               { a.att.Close(); return nil }
+
+// reserveSpec claims the spec's workspace for a new run of it (reserve).
+func (m *Manager) reserveSpec(s *Spec, timeout time.Duration, deadline time.Time) (*Run, error) {
+	return m.reserve(s.WorkspaceID, func() *Run {
+		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)
+		r.keep = s.Keep
+		return r
+	})
+}
 
 // reserve claims a workspace for a new run; a workspace this manager already
 // follows is a Conflict.

@@ -56,11 +56,7 @@ type box struct {
 // new one (cold). A warm sandbox that fails to start the turn is removed and
 // the turn starts cold once more.
 func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout time.Duration, deadline time.Time) (*Run, error) {
-	r, err := m.reserve(s.WorkspaceID, func() *Run {
-		r := m.newRun("", s.WorkspaceID, s.MessageID, timeout, deadline, 0)
-		r.keep = s.Keep
-		return r
-	})
+	r, err := m.reserveSpec(&s, timeout, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -145,12 +141,7 @@ func (m *Manager) takeBox(ctx context.Context, workspaceID, hash string) *box {
 		m.mu.Unlock()
 		return nil
 	}
-	if b.timer != nil {
-		b.timer.Stop()
-	}
-	if b.state == boxIdle {
-		m.metrics.idle.Dec()
-	}
+	m.unpark(b)
 	b.state = boxBusy
 	m.mu.Unlock()
 	if b.hash != hash || !b.healthy {
@@ -295,13 +286,7 @@ func (m *Manager) evict(b *box, reason string) error {
 	if m.boxes[b.ws] == b {
 		delete(m.boxes, b.ws)
 	}
-	if b.timer != nil {
-		b.timer.Stop()
-	}
-	if b.state == boxIdle {
-		m.metrics.idle.Dec()
-		b.state = boxHeld
-	}
+	m.unpark(b)
 	m.mu.Unlock()
 	m.metrics.evictions.WithLabelValues(reason).Inc()
 	m.log.Info("removing kept sandbox", zap.String("workspace_id", b.ws), zap.String("container_id", b.id), zap.String("reason", reason))
@@ -309,6 +294,18 @@ func (m *Manager) evict(b *box, reason string) error {
 	defer cancel()
 	m.dropLeftover(b.id)
 	return m.remove(ctx, b.id)
+}
+
+// unpark ends a kept sandbox's idle wait (its timer, the idle gauge), if it
+// waits. Caller holds m.mu.
+func (m *Manager) unpark(b *box) {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.state == boxIdle {
+		m.metrics.idle.Dec()
+		b.state = boxHeld
+	}
 }
 
 // evictIdleBoxes removes every idle kept sandbox (a graceful stop).
@@ -336,12 +333,7 @@ func (m *Manager) forgetWorkspaceBox(workspaceID string) {
 	b := m.boxes[workspaceID]
 	if b != nil {
 		delete(m.boxes, workspaceID)
-		if b.timer != nil {
-			b.timer.Stop()
-		}
-		if b.state == boxIdle {
-			m.metrics.idle.Dec()
-		}
+		m.unpark(b)
 	}
 	m.mu.Unlock()
 	if b != nil {

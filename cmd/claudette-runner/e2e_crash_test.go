@@ -350,7 +350,7 @@ func (e *e2e) checkSeqs(msgID string, tally *crashTally) {
 // count when it is not the first), with a round of work in flight; the next
 // start must answer everything exactly once.
 func TestE2ECrashAtEveryPersistencePoint(t *testing.T) {
-	e := newE2E(t, "crashpt")
+	e := newE2E(t, "crashpt", warmSandboxes...)
 	points := []string{
 		crashpoint.IntakeCommitted, crashpoint.HandlerAnswered, crashpoint.TurnRecorded,
 		crashpoint.StateReserved, crashpoint.StateReserved + "@2", crashpoint.PromptWritten, crashpoint.SandboxStarted,
@@ -380,14 +380,14 @@ func TestE2ECrashAtEveryPersistencePoint(t *testing.T) {
 		t.Logf("%s: up %v, died %v, restarted %v, settled %v", point, up, died, restarted, time.Since(began))
 	}
 	report(t, tally)
-	e.waitNoContainers()
+	e.stopLeavesNoContainers()
 }
 
 // kill -9 at random instants, 30 times, while rounds of work arrive: every
 // restart picks up whatever was in flight, often in the middle of the last
 // restart's recovery.
 func TestE2ECrashAtRandomInstants(t *testing.T) {
-	e := newE2E(t, "crashrnd")
+	e := newE2E(t, "crashrnd", warmSandboxes...)
 	tally := &crashTally{}
 	w := newCrashWork()
 	const kills = 30
@@ -403,6 +403,21 @@ func TestE2ECrashAtRandomInstants(t *testing.T) {
 		t.Errorf("orchestrator saw protocol violations: %v", v)
 	}
 	report(t, tally)
+	e.stopLeavesNoContainers()
+}
+
+// warmSandboxes: the crash tests run with the runner's default of keeping
+// a workspace's sandbox between its turns, so every kill also hits kept
+// sandboxes, idle or serving a turn, and their recovery.
+var warmSandboxes = []string{"--sandbox-idle", "10m"}
+
+// stopLeavesNoContainers stops the daemon gracefully: it removes the idle
+// kept sandboxes, and nothing of the runner is left.
+func (e *e2e) stopLeavesNoContainers() {
+	e.t.Helper()
+	if code := e.d.stop(e.t); code != 0 {
+		e.t.Errorf("graceful stop exited %d", code)
+	}
 	e.waitNoContainers()
 }
 
