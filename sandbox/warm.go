@@ -52,9 +52,9 @@ type box struct {
 }
 
 // runKept runs a turn in the workspace's kept sandbox: the idle one when it
-// was started with the same settings and its keeper answers (warm), else a
-// new one (cold). A warm sandbox that fails to start the turn is removed and
-// the turn starts cold once more.
+// was started with the same settings (warm), else a new one (cold). A warm
+// sandbox whose keeper does not start the turn is removed and the turn
+// starts cold once more, unless its output shows it had begun.
 func (m *Manager) runKept(ctx context.Context, s Spec, image string, timeout time.Duration, deadline time.Time) (*Run, error) {
 	r, err := m.reserveSpec(&s, timeout, deadline)
 	if err != nil {

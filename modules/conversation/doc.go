@@ -31,28 +31,37 @@
 // meets these points in order (the names are the crashpoint names the crash
 // test kills the runner at):
 //
-//  1. Submit records the turn (state queued, seq 1) in {dataDir}/conversations.db
-//     and only then returns, so the handler may settle the intake's journal
-//     entry (sync: a message is handed over again until settled). A message
+//  1. Enqueue queues the turn in arrival order and records it (state queued,
+//     seq 1) in {dataDir}/conversations.db in the background; only then does
+//     it tell the handler, which settles the intake's journal entry (sync: a
+//     message is handed over again until settled), and only then may the
+//     turn start. The records of many messages share a transaction and its
+//     fdatasync (durable.Group), and so do the settlements. A message
 //     handed over again is ignored when its turn is recorded or was answered
 //     (the "answered" ids, kept 7 days). [turn-recorded]
 //  2. Each state's seq is recorded with the state (StateSeq) before it is sent;
 //     a start sends every unanswered turn's last reserved state again, so a
 //     seq is never left a gap. [state-reserved]
-//  3. Before the sandbox is created the prompt is written to
-//     {dataDir}/prompts/<hash> and synced; the sandbox reads it as stdin
-//     (read-only bind), so a sandbox adopted after a crash ran on the whole
-//     prompt. [prompt-written, sandbox-started]
+//  3. Before the sandbox is created the prompt is written whole to
+//     {dataDir}/prompts/<hash>; the sandbox reads it as stdin (read-only
+//     bind, or passed to a kept sandbox's keeper), so a sandbox adopted after
+//     a crash ran on the whole prompt. It is not synced: only a sandbox reads
+//     it, and no sandbox outlives a crash of the machine (a turn that was
+//     not running is prepared again, with a new prompt file). [prompt-written,
+//     sandbox-started]
 //  4. Each batch of lines: the record takes the batch's last seq (MaxSeq),
 //     then the batch is sent; the relay position (Lines, LinesSeq) follows.
 //     A re-attached turn replays from the last position known delivered with
 //     the same seqs. [lines-reserved]
-//  5. The sandbox keeps the ended container (Spec.Keep). The answer (pending
+//  5. The sandbox keeps the ended container (Spec.Keep; a kept sandbox
+//     stays busy with the turn). The answer (pending
 //     notices, finished state, response, with their seqs) is recorded in the
 //     turn record (Answer) before any of it is sent; from then on the turn
 //     never runs again: a start sends the recorded items again. [sandbox-ended,
 //     answer-recorded]
-//  6. Sent (durable in the outbox), then the container is removed, the prompt
+//  6. Sent (durable in the outbox), then the container is removed (a kept
+//     sandbox is released to wait for the workspace's next turn; one that
+//     serves another turn since a restart is left to it), the prompt
 //     file removed, and the record forgotten with the stop and the id kept as
 //     answered, in one transaction. [answer-sent, container-removed]
 //
@@ -60,8 +69,8 @@
 // write it refuses (a turn record, a state, a batch of lines, the answer,
 // forgetting the turn) is retried, the same write with the same seqs, with
 // backoff, until it is durable (durable.go); the turn waits there, so
-// nothing after it happens early and nothing is dropped. Submit waits too
-// and, when its caller stops first, returns an error: the turn is not
+// nothing after it happens early and nothing is dropped. Enqueue's record
+// waits too and, when its caller stops first, tells it an error: the turn is not
 // recorded and the message stays pending in the intake. While writes fail,
 // StorageErr says so (the intake takes no new messages) and the failure and
 // the recovery are logged once each. Only when the runner stops does a
