@@ -273,7 +273,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		row("6", fmt.Sprintf("warm checkout (existing workspace), p50 of %d", c.Warm.N), warm, "")
 	}
 	if g := r.GitRelay; g != nil {
-		row("7", fmt.Sprintf("git push of a %.0f MiB commit through a turn's git relay (shim forward → git.sock → runner → host) vs `git push` straight to the same server, p50 of %d", g.MiB, g.Rounds),
+		row("7", fmt.Sprintf("git push of a %.0f MiB commit through a turn's git relay (the sandbox's forward → git.sock → runner → host) vs `git push` straight to the same server, p50 of %d", g.MiB, g.Rounds),
 			fmt.Sprintf("%s vs %s ms (×%.2f); runner RSS +%.1f MiB over idle (%.1f MiB), %.2f s runner CPU", num(g.PushRelay.P50), num(g.Push.P50), g.PushRatio, g.PushRSSMiB, g.IdleRSSMiB, g.PushCPUSeconds),
 			verdict("≤ 1.1×, RSS < +64 MiB", g.PushRatio <= 1.1 && g.PushRSSMiB < 64))
 		row("7", fmt.Sprintf("git fetch of the same commit into an empty repository, relayed vs direct, p50 of %d", g.Rounds),
