@@ -92,17 +92,17 @@ func (m *Manager) waitKept(ctx context.Context, r *Run) keptEnd {
 // (to the keeper: SIGTERM to the turn, the grace, then every process but the
 // keeper killed; the container itself only when the keeper does not
 // answer), the cgroup counters, then the end.
-func (r *Run) superviseKept(ended chan struct{}) {
+func (r *Run) superviseKept(tailEnded chan struct{}) {
 	m := r.m
 	waitCtx, cancelWait := context.WithCancel(context.Background())
 	defer cancelWait()
-	endCh := make(chan keptEnd, 1)
-	go func() { endCh <- m.waitKept(waitCtx, r) }()
-	timer := time.NewTimer(time.Until(r.deadline))
-	defer timer.Stop()
-	sample := time.NewTicker(sampleEvery)
-	defer sample.Stop()
-	caps := m.Capabilities()
+	var end keptEnd
+	ended := make(chan struct{})
+	go func() {
+		end = m.waitKept(waitCtx, r)
+		close(tailEnded) // the keeper wrote everything: the tail reads to the file's end
+		close(ended)
+	}()
 	events := r.base
 	var kind StopKind
 	stop := r.stopper(&kind, func() {
@@ -113,30 +113,9 @@ func (r *Run) superviseKept(ended chan struct{}) {
 			m.stopContainer(r.id)
 		}
 	})
-	var end keptEnd
-	for done := false; !done; {
-		select {
-		case end = <-endCh:
-			done = true
-		case <-timer.C:
-			stop(TimedOut)
-		case k := <-r.stopReq:
-			stop(k)
-		case <-sample.C:
-			events = events.merge(readCgroupEvents(caps, r.id))
-		case <-r.detachCh:
-			r.finishDetached()
-			return
-		}
+	if r.watch(ended, stop, &events) {
+		r.finishKept(kind, events.merge(readCgroupEvents(m.Capabilities(), r.id)), end)
 	}
-	close(ended)
-	select {
-	case <-r.stream.done:
-	case <-r.detachCh:
-		r.finishDetached()
-		return
-	}
-	r.finishKept(kind, events.merge(readCgroupEvents(caps, r.id)), end)
 }
 
 // finishKept builds the Status from the keeper's exit and what the cgroup

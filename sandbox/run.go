@@ -144,43 +144,55 @@ func (r *Run) stopper(kind *StopKind, how func()) func(StopKind) {
 // exit and the end of the output, then removes the container and publishes
 // the Status.
 func (r *Run) supervise(wait client.ContainerWaitResult) {
-	m := r.m
+	var kind StopKind
+	var events cgroupEvents
+	stop := r.stopper(&kind, func() { r.m.stopContainer(r.id) })
+	var waitErr error
+	exited := make(chan struct{})
+	go func() {
+		select {
+		case <-wait.Result:
+		case waitErr = <-wait.Error:
+		}
+		close(exited)
+	}()
+	if r.watch(exited, stop, &events) {
+		r.finish(kind, events, waitErr)
+	}
+}
+
+// watch is a supervisor's loop: until ended is closed it enforces the
+// deadline, carries out stop requests (stop) and samples the cgroup's
+// counters into events; then it waits for the end of the output (it ends
+// shortly after the command; a slow consumer delays it). false: the runner
+// detached meanwhile, and the run is published so.
+func (r *Run) watch(ended <-chan struct{}, stop func(StopKind), events *cgroupEvents) bool {
 	timer := time.NewTimer(time.Until(r.deadline))
 	defer timer.Stop()
 	sample := time.NewTicker(sampleEvery)
 	defer sample.Stop()
-	caps := m.Capabilities()
-
-	var kind StopKind
-	var events cgroupEvents
-	stop := r.stopper(&kind, func() { m.stopContainer(r.id) })
-	var exited bool
-	var waitErr error
-	for !exited && waitErr == nil {
+	caps := r.m.Capabilities()
+	for {
 		select {
-		case <-wait.Result:
-			exited = true
-		case err := <-wait.Error:
-			waitErr = err
+		case <-ended:
+			select {
+			case <-r.stream.done:
+				return true
+			case <-r.detachCh:
+				r.finishDetached()
+				return false
+			}
 		case <-timer.C:
 			stop(TimedOut)
 		case k := <-r.stopReq:
 			stop(k)
 		case <-sample.C:
-			events = events.merge(readCgroupEvents(caps, r.id))
+			*events = events.merge(readCgroupEvents(caps, r.id))
 		case <-r.detachCh:
 			r.finishDetached()
-			return
+			return false
 		}
 	}
-	// The output ends shortly after the exit; a slow consumer delays it.
-	select {
-	case <-r.stream.done:
-	case <-r.detachCh:
-		r.finishDetached()
-		return
-	}
-	r.finish(kind, events, waitErr)
 }
 
 func (r *Run) finishDetached() {
