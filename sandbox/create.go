@@ -125,10 +125,12 @@ func (m *Manager) create(ctx context.Context, opts client.ContainerCreateOptions
 		if ierr != nil {
 			return "", fmt.Errorf("create sandbox container %s: %w", opts.Name, err)
 		}
-		if old.Container.State != nil && (old.Container.State.Running || old.Container.State.Restarting || old.Container.State.Paused) {
+		live := old.Container.State != nil && (old.Container.State.Running || old.Container.State.Restarting || old.Container.State.Paused)
+		if live && !m.orphanedBox(old.Container.ID, old.Container.Config) {
 			return "", fmt.Errorf("workspace %s already has a live sandbox %s: %w", workspaceID, shortID(old.Container.ID), errdefs.ErrConflict)
 		}
-		m.log.Info("removing dead sandbox container", zap.String("workspace_id", workspaceID), zap.String("container_id", old.Container.ID))
+		m.log.Info("removing dead or orphaned sandbox container", zap.String("workspace_id", workspaceID),
+			zap.String("container_id", old.Container.ID), zap.Bool("running", live))
 		if rerr := m.remove(ctx, old.Container.ID); rerr != nil {
 			return "", rerr
 		}

@@ -81,7 +81,10 @@
 //     turn of its turn.json; Attach reads the output file again from its
 //     start, skipping the lines delivered, and waits for the keeper (or reads
 //     the status file). A turn recorded but never asked for ends at once with
-//     KeeperExitNotStarted, so the caller runs it again.
+//     KeeperExitNotStarted, so the caller runs it again. A kept sandbox
+//     that nothing took up after a restart and that still holds the
+//     workspace's container name is removed when the workspace's next turn
+//     starts one (orphanedBox, with a warning).
 //   - Isolation: the keeper accepts only peers of another uid than its own
 //     (the runner, never the agent), is not dumpable (no ptrace of it), and
 //     the runner's turn files are not in the sandbox. The relay's sockets of

@@ -13,6 +13,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"go.uber.org/zap"
 )
@@ -220,6 +221,32 @@ func (m *Manager) startBox(ctx context.Context, s *Spec, image, hash string, tim
 	m.mu.Unlock()
 	m.log.Info("kept sandbox started", zap.String("workspace_id", s.WorkspaceID), zap.String("container_id", id), zap.String("image", image))
 	return b, nil
+}
+
+// orphanedBox reports whether a running container is a kept sandbox of
+// this runner that nothing follows: no run of this manager, no kept sandbox
+// it knows. The workspace's next turn may then remove it to start its own:
+// the conversation starts a turn of a workspace only when no other turn of
+// it runs or is being taken up after a restart, so a leftover of the
+// workspace still here then is one that nothing took up.
+func (m *Manager) orphanedBox(id string, cfg *container.Config) bool {
+	if cfg == nil || cfg.Labels[labelKeeper] != "true" || cfg.Labels[LabelRunnerID] != m.cfg.RunnerID {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range m.live {
+		if r.id == id {
+			return false
+		}
+	}
+	for _, b := range m.boxes {
+		if b.id == id {
+			return false
+		}
+	}
+	m.log.Warn("a kept sandbox nothing follows holds the workspace's name; removing it", zap.String("container_id", id))
+	return true
 }
 
 // boxByID is the kept sandbox with that container id, if any.

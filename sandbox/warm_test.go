@@ -256,3 +256,25 @@ func TestWarmAttach(t *testing.T) {
 	}
 	checkWholeTurn(t, append(before, after...))
 }
+
+// TestWarmOrphanReplaced: a kept sandbox that a restart left and nothing
+// took up (here: idle, its manager still alive but another one in charge)
+// does not block the workspace's next turn: it is removed and the turn
+// starts a new one.
+func TestWarmOrphanReplaced(t *testing.T) {
+	cfg := testConfig(t)
+	first := startManager(t, cfg)
+	s := first.keptSpec("ws-warm-orphan", "PROBE report\n")
+	id1, _, st := first.turn(s)
+	if !st.OK() {
+		t.Fatalf("first turn %+v", st)
+	}
+	second := startManager(t, cfg)
+	id2, _, st := second.turn(again(s, "PROBE report\n"))
+	if !st.OK() || id2 == id1 {
+		t.Fatalf("turn beside the orphan: %+v in %s (orphan %s)", st, id2, id1)
+	}
+	if !second.gone(id1) {
+		t.Errorf("the orphaned sandbox %s is still there", id1)
+	}
+}

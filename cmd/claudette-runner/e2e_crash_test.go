@@ -15,6 +15,7 @@ import (
 
 	"github.com/claudette-dev/claudette-runner/images/demo/demotest"
 	"github.com/claudette-dev/claudette-runner/modules/crashpoint"
+	"github.com/claudette-dev/claudette-runner/modules/logging"
 	"github.com/claudette-dev/claudette-runner/modules/rpc"
 	"github.com/claudette-dev/claudette-runner/reporter/orchestratortest"
 )
@@ -380,6 +381,7 @@ func TestE2ECrashAtEveryPersistencePoint(t *testing.T) {
 		t.Logf("%s: up %v, died %v, restarted %v, settled %v", point, up, died, restarted, time.Since(began))
 	}
 	report(t, tally)
+	e.reportLogs(tally)
 	e.stopLeavesNoContainers()
 }
 
@@ -403,6 +405,7 @@ func TestE2ECrashAtRandomInstants(t *testing.T) {
 		t.Errorf("orchestrator saw protocol violations: %v", v)
 	}
 	report(t, tally)
+	e.reportLogs(tally)
 	e.stopLeavesNoContainers()
 }
 
@@ -427,4 +430,35 @@ func report(t *testing.T, tally *crashTally) {
 	for _, p := range tally.problems {
 		t.Error(p)
 	}
+}
+
+// reportLogs prints, when something went wrong, what every daemon of the
+// test logged (its data dir's combined log, across the restarts) about the
+// messages named in the problems and their workspaces' sandboxes.
+func (e *e2e) reportLogs(tally *crashTally) {
+	if len(tally.problems) == 0 {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(logging.Dir(e.data), "combined.log"))
+	if err != nil {
+		e.t.Logf("no combined log: %v", err)
+		return
+	}
+	var keys []string
+	for _, p := range tally.problems {
+		if id, _, ok := strings.Cut(p, ":"); ok {
+			keys = append(keys, `"`+id+`"`)
+		}
+	}
+	keys = append(keys, "kept sandbox", "sandbox left by a previous run", "removing a sandbox no unfinished turn owns", "runner started")
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range keys {
+			if strings.Contains(line, k) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	e.t.Logf("the daemons' log about the problems (%d lines):\n%s", len(out), strings.Join(out[max(0, len(out)-400):], "\n"))
 }
