@@ -22,7 +22,8 @@ import (
 // way (its prompt came from a file, whole). A stop that was promised (a
 // cancel answered) applies again. Other queued and preparing turns are queued
 // again (preparation starts over), or answered -32005 when a cancel stopped
-// them. A running turn whose sandbox is gone is answered -32003: never
+// them; so are the turns put back because their agent never started
+// (runAgain). A running turn whose sandbox is gone is answered -32003: never
 // silence. Sandboxes no unfinished turn owns are removed, so that they cannot
 // block their workspace.
 func (m *Manager) recover(ctx context.Context) error {
@@ -63,6 +64,9 @@ func (m *Manager) recover(ctx context.Context) error {
 		ws := rec.Turn.WorkspaceID
 		log := m.log.With(zap.String("message_id", rec.Turn.MessageID), zap.String("workspace_id", ws))
 		left, started := byMessage[rec.Turn.MessageID]
+		// A turn runAgain put back (its agent never started) says running
+		// with no container: it is taken up as the preparing ones are.
+		notRunning := rec.State != rpc.StateRunning || rec.ContainerID == ""
 		switch {
 		case rec.Answer != nil:
 			log.Info("sending a recorded answer again after restart")
@@ -72,15 +76,15 @@ func (m *Manager) recover(ctx context.Context) error {
 			log.Info("re-attaching to running turn", zap.String("container_id", rec.ContainerID), zap.Int64("lines_delivered", rec.Lines))
 			owned[rec.ContainerID] = true
 			m.startRecovered(t, true, func() { m.reattach(t, false) })
-		case rec.State != rpc.StateRunning && started && left.workspaceID == ws && m.active[ws] == nil:
+		case notRunning && started && left.workspaceID == ws && m.active[ws] == nil:
 			log.Info("adopting the sandbox a preparing turn had started", zap.String("container_id", left.containerID))
 			owned[left.containerID] = true
 			rec.ContainerID, rec.Lines = left.containerID, 0
 			m.startRecovered(t, true, func() { m.reattach(t, true) })
-		case rec.State != rpc.StateRunning && stopped:
+		case notRunning && stopped:
 			log.Info("turn stopped before its restart, answered", zap.String("was", rec.State))
 			m.startRecovered(t, false, func() { m.answer(t, rpc.Errorf(rpc.CodeCancelled, "turn cancelled before the agent started")) })
-		case rec.State != rpc.StateRunning:
+		case notRunning:
 			log.Info("turn queued again after restart", zap.String("was", rec.State))
 			m.pending = append(m.pending, t)
 		default:
