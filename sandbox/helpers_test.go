@@ -266,3 +266,16 @@ func memPeak() (stop func() uint64) {
 		return peak
 	}
 }
+
+// firstLines reads a run's first n lines (fewer when it ends first) and
+// stops reading, as a runner that dies there would.
+func firstLines(r *sandbox.Run, n int) []sandbox.Line {
+	var out []sandbox.Line
+	for l := range r.Lines() {
+		out = append(out, l)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}

@@ -51,13 +51,7 @@ func TestReconcileAndAttach(t *testing.T) {
 	first := startManager(t, cfg)
 	spec := first.spec("ws-attach", "PROBE events 20 300\nPROBE sleep 3\nPROBE events 20 300\n")
 	r := first.run(spec)
-	var before []sandbox.Line
-	for l := range r.Lines() {
-		before = append(before, l)
-		if len(before) == 10 {
-			break
-		}
-	}
+	before := firstLines(r, 10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := first.m.Stop(ctx); err != nil { // the runner goes away; the turn goes on
@@ -232,13 +226,7 @@ func TestAttachExited(t *testing.T) {
 	cfg := testConfig(t)
 	first := startManager(t, cfg)
 	r := first.run(first.spec("ws-exited", "PROBE events 20 300\nPROBE sleep 1\nPROBE events 20 300\n"))
-	var before []sandbox.Line
-	for l := range r.Lines() {
-		before = append(before, l)
-		if len(before) == 5 {
-			break
-		}
-	}
+	before := firstLines(r, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := first.m.Stop(ctx); err != nil {

@@ -219,13 +219,7 @@ func TestWarmAttach(t *testing.T) {
 	}
 	s2 := again(s, "PROBE events 20 300\nPROBE sleep 3\nPROBE events 20 300\n")
 	r := first.run(s2)
-	var before []sandbox.Line
-	for l := range r.Lines() {
-		before = append(before, l)
-		if len(before) == 10 {
-			break
-		}
-	}
+	before := firstLines(r, 10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := first.m.Stop(ctx); err != nil {
